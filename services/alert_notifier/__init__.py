@@ -1,0 +1,1 @@
+"""alert-notifier: to-notifier and sla_breach -> Telegram, with a delivery log."""

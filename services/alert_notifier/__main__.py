@@ -1,0 +1,3 @@
+from services.alert_notifier.app import main
+
+main()

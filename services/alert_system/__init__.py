@@ -1,0 +1,1 @@
+"""alert-system: to-alert-system -> thresholds and alert state -> to-notifier."""

@@ -1,0 +1,3 @@
+from services.alert_system.app import main
+
+main()

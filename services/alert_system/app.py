@@ -1,0 +1,100 @@
+"""alert-system: settings, wiring and the process entry point. HTTP only for /ping, /health and
+/metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+
+from services.alert_system.metrics import AlertMetrics
+from services.alert_system.service import AlertEvaluator, purge_processed
+from services.common import db
+from services.common.http import HttpServer, create_http_app
+from services.common.kafka import TO_ALERT_SYSTEM, KafkaRunner, make_producer
+from services.common.metrics import KafkaMetrics
+from services.common.runtime import (
+    BackgroundLoop,
+    Component,
+    OnStop,
+    load_settings,
+    run_until_signalled,
+)
+from services.common.settings import (
+    BaseSettings,
+    DatabaseSettings,
+    KafkaSettings,
+    env,
+    non_negative,
+)
+
+NAME = "alert-system"
+VERSIONS = Path(__file__).with_name("migrations") / "versions"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings(BaseSettings, DatabaseSettings, KafkaSettings):
+    alert_repeat_seconds: int = env("ALERT_REPEAT_SECONDS", 3600, parse=non_negative(int))
+    kafka_group_id: str = env("KAFKA_GROUP_ID", "alert-system")
+    processed_event_retention_days: int = env("PROCESSED_EVENT_RETENTION_DAYS", 7, parse=non_negative(int))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclasses.dataclass
+class AlertSystem:
+    app: Flask
+    runner: KafkaRunner
+    components: list[Component]
+
+
+def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> AlertSystem:
+    engine = db.make_engine(settings.database_url, pool_size=4)
+    db.migrate(engine, VERSIONS)
+    factory = db.make_session_factory(engine)
+    registry = CollectorRegistry()
+    evaluator = AlertEvaluator(
+        factory,
+        repeat=timedelta(seconds=settings.alert_repeat_seconds),
+        now=now,
+        metrics=AlertMetrics(registry),
+    )
+    producer = make_producer(settings.kafka_bootstrap_servers, NAME)
+    runner = KafkaRunner(
+        name=NAME,
+        bootstrap=settings.kafka_bootstrap_servers,
+        group_id=settings.kafka_group_id,
+        topics=[TO_ALERT_SYSTEM],
+        handler=evaluator.handle,
+        producer=producer,
+        metrics=KafkaMetrics(registry),
+    )
+    retention = timedelta(days=settings.processed_event_retention_days)
+    cleanup = BackgroundLoop("processed-event-cleanup", 3600, lambda: purge_processed(factory, now() - retention))
+
+    def health() -> dict[str, str | None]:
+        return {
+            "database": db.ping(engine),
+            "kafka": runner.healthy() or (None if producer.bootstrap_connected() else "producer not connected"),
+        }
+
+    app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
+    http = HttpServer(app, settings.http_host, settings.http_port, threads=4)
+    resources = OnStop(lambda: producer.close(timeout=10), engine.dispose)
+    return AlertSystem(app=app, runner=runner, components=[resources, http, cleanup, runner])
+
+
+def main() -> None:
+    settings = load_settings(NAME, Settings)
+
+    def build(_stop: threading.Event) -> list[Component]:
+        return create_app(settings).components
+
+    run_until_signalled(NAME, build)

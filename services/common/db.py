@@ -1,0 +1,73 @@
+"""SQLAlchemy 2.0 engine and sessions, and Alembic migrations applied at start.
+
+Every service keeps its migrations in ``services/<service>/migrations/versions``; one shared
+Alembic environment (``services/common/migrations``) runs them against the service's own
+database, each database with its own ``alembic_version`` table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+log = logging.getLogger(__name__)
+_ENV_DIR = Path(__file__).with_name("migrations")
+
+
+class Base(DeclarativeBase):
+    """Declarative base; each service's models subclass it (each has its own database)."""
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def migrate(engine: Engine, versions_dir: Path) -> None:
+    """Bring the database schema to the newest revision in ``versions_dir``."""
+    from alembic import command  # deferred: only at start
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_ENV_DIR))
+    config.set_main_option("version_locations", str(versions_dir))
+    config.set_main_option("path_separator", "os")
+    with engine.begin() as connection:
+        # Several replicas may start together: serialise their migrations.
+        connection.execute(text("SELECT pg_advisory_xact_lock(7212001)"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    log.info("database schema is up to date")
+
+
+def ping(engine: Engine) -> str | None:
+    """None when the database answers, else a short reason."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return f"database: {type(exc.__cause__ or exc).__name__}"
+    return None

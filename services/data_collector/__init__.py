@@ -1,0 +1,1 @@
+"""data-collector: interests, OpenSky polling, flights, Kafka producer; gRPC DataCollectorService."""

@@ -1,0 +1,3 @@
+from services.data_collector.app import main
+
+main()

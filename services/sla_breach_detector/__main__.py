@@ -1,0 +1,3 @@
+from services.sla_breach_detector.app import main
+
+main()

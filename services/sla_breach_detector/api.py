@@ -1,0 +1,30 @@
+"""sla-breach-detector's HTTP routes (the common factory adds /ping, /health and /metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, jsonify
+
+from services.common.http import json_body
+from services.sla_breach_detector import service
+from services.sla_breach_detector.config import ConfigStore
+from services.sla_breach_detector.sampler import BreachStats
+
+
+def blueprint(store: ConfigStore, stats: BreachStats, scrape_interval: Callable[[], float]) -> Blueprint:
+    bp = Blueprint("sla", __name__)
+
+    @bp.get("/sla/config")
+    def get_config() -> Response:
+        return jsonify(store.current().to_dict())
+
+    @bp.post("/sla/config")
+    def post_config() -> Response:
+        return jsonify(service.update_config(store, json_body(), scrape_interval))
+
+    @bp.get("/breach/stats")
+    def breach_stats() -> Response:
+        return jsonify(stats.snapshot())
+
+    return bp

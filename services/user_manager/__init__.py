@@ -1,0 +1,1 @@
+"""user-manager: users, Telegram chat ids, idempotency keys; gRPC UserService."""

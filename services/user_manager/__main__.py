@@ -1,0 +1,3 @@
+from services.user_manager.app import main
+
+main()

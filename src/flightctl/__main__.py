@@ -1,0 +1,3 @@
+from flightctl.cli.main import run
+
+run()

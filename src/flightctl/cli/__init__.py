@@ -1,0 +1,1 @@
+"""flightctl's command groups, one module each."""

@@ -1,0 +1,1 @@
+"""Typed clients the CLI talks to the services through."""

@@ -1,0 +1,229 @@
+"""`flightctl up/down/status --local`: bring the whole platform up on this machine, in order,
+wait until every component is healthy, and take it down again by process id."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from flightctl.errors import FlightctlError
+from flightctl.local import certs, kafka, nginx, postgres, prometheus, proc, services
+from flightctl.local.layout import DEFAULT_PORT_BASE, SERVICES, Home, State, port_in_use
+
+Progress = Callable[[str], None]
+INFRA = ("kafka", "prometheus", "gateway")
+
+
+class LocalPlatform:
+    def __init__(self, home: Home, progress: Progress = lambda _m: None) -> None:
+        self.home = home
+        self.progress = progress
+
+    # -- state ------------------------------------------------------------------------------
+    def state(self, port_base: int | None = None, api_token: str | None = None) -> State:
+        state = self.home.load_state()
+        if state is None:
+            state = State(
+                port_base=port_base or DEFAULT_PORT_BASE,
+                api_token=api_token or secrets.token_urlsafe(32),
+                postgres_password=secrets.token_urlsafe(24),
+                kafka_cluster_id=kafka.new_cluster_id(),
+            )
+        else:
+            if port_base and port_base != state.port_base:
+                if self.anything_running():
+                    raise FlightctlError(
+                        f"the platform runs on port base {state.port_base}; `flightctl down --local` first to change it"
+                    )
+                state.port_base = port_base
+            if api_token:
+                state.api_token = api_token
+        self.home.save_state(state)
+        return state
+
+    def anything_running(self) -> bool:
+        names = (*INFRA, *SERVICES)
+        return postgres.running(self.home) or any(proc.find(self.home.run, n) for n in names)
+
+    # -- up ---------------------------------------------------------------------------------
+    def up(
+        self,
+        environ: Mapping[str, str],
+        cwd: Path,
+        port_base: int | None = None,
+        timeout: float = 180.0,
+    ) -> dict[str, Any]:
+        self.home.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            self.home.root.chmod(0o755)  # the postgres user must traverse it
+        self.home.logs.mkdir(parents=True, exist_ok=True)
+        state = self.state(port_base, environ.get("API_TOKEN") or None)
+        self._check_ports(state)
+        config = services.configuration(environ, cwd)
+
+        started = time.monotonic()
+        self.progress("certificates")
+        cert, key = certs.make_self_signed(self.home.path("certs"))
+
+        self.progress(f"PostgreSQL on 127.0.0.1:{state.ports.postgres}")
+        postgres.init(self.home, state)
+        postgres.start(self.home, state)
+        postgres.create_databases(state)
+
+        self.progress(f"Apache Kafka on 127.0.0.1:{state.ports.kafka}")
+        kafka.ensure_jars(self.progress)
+        properties = kafka.write_config(self.home, state)
+        kafka.format_storage(self.home, state, properties)
+        self._ensure("kafka", kafka.broker_command(self.home, properties), {"PATH": os.environ.get("PATH", "")})
+
+        self.progress(f"Prometheus on 127.0.0.1:{state.ports.prometheus}")
+        prom_config = prometheus.write_config(self.home, state)
+        self._ensure("prometheus", prometheus.command(self.home, state, prom_config), {})
+
+        self._wait("kafka", lambda: port_in_use(state.ports.kafka), 90)
+        self._create_topics(state)
+        services.ensure_sla_config(self.home)
+
+        self.progress("services: " + ", ".join(SERVICES))
+        for service in SERVICES:
+            env = services.environment(service, self.home, state, config)
+            self._ensure(service, services.command(service), env, services.fingerprint(env))
+
+        self.progress(f"gateway on https://127.0.0.1:{state.ports.gateway_https}")
+        conf = nginx.render(self.home, state, cert, key)
+        self._ensure("gateway", nginx.command(self.home, conf), {"PATH": os.environ.get("PATH", "")}, match=nginx.MATCH)
+
+        self._wait_healthy(state, timeout)
+        self.progress(f"all healthy in {time.monotonic() - started:.1f}s")
+        return self.status()
+
+    def _check_ports(self, state: State) -> None:
+        if self.anything_running():
+            return  # ours; `up` again only fills in what is missing
+        busy = [f"{name} ({port})" for name, port in state.ports.all().items() if port_in_use(port)]
+        if busy:
+            raise FlightctlError(
+                "ports already in use: " + ", ".join(busy) + "; choose another range with --port-base or FLIGHTCTL_PORT_BASE"
+            )
+
+    def _ensure(self, name: str, command: list[str], env: Mapping[str, str], fingerprint: str = "", match: str | None = None) -> None:
+        running = proc.find(self.home.run, name)
+        if running is not None:
+            if running.fingerprint == fingerprint:
+                return
+            self.progress(f"{name}: configuration changed, restarting")
+            proc.stop(self.home.run, name)
+        proc.spawn(self.home.run, self.home.log_file(name), name, command, env, fingerprint, match=match)
+
+    def _create_topics(self, state: State) -> None:
+        from services.common.kafka import ensure_topics
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                ensure_topics(f"127.0.0.1:{state.ports.kafka}")
+                return
+            except Exception as exc:  # the broker may still be electing itself controller
+                if time.monotonic() > deadline:
+                    raise FlightctlError(f"Kafka topics could not be created: {exc}") from None
+                time.sleep(1)
+
+    def _wait(self, name: str, condition: Callable[[], bool], timeout: float) -> None:
+        if not proc.wait_until(lambda: condition() or proc.find(self.home.run, name) is None, timeout, 0.2):
+            self._failed(name, f"did not become ready within {timeout:.0f}s")
+        if proc.find(self.home.run, name) is None:
+            self._failed(name, "exited during start")
+
+    def _failed(self, name: str, why: str) -> None:
+        log = self.home.log_file(name)
+        raise FlightctlError(f"{name} {why}; last lines of {log}:\n{proc.tail(log)}")
+
+    def _wait_healthy(self, state: State, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(SERVICES)
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for service in sorted(pending):
+                    if proc.find(self.home.run, service) is None:
+                        self._failed(service, "exited during start")
+                    if _healthy(client, state.ports.http(service)):
+                        pending.discard(service)
+                        self.progress(f"{service} healthy")
+                if not pending:
+                    break
+                if time.monotonic() > deadline:
+                    name = sorted(pending)[0]
+                    self._failed(name, f"not healthy after {timeout:.0f}s (still waiting for: {', '.join(sorted(pending))})")
+                time.sleep(0.25)
+        if not proc.wait_until(lambda: port_in_use(state.ports.gateway_https), 15):
+            self._failed("gateway", "is not listening")
+        if not proc.wait_until(lambda: port_in_use(state.ports.prometheus), 30):
+            self._failed("prometheus", "is not listening")
+
+    # -- down -------------------------------------------------------------------------------
+    def down(self, purge: bool = False) -> list[str]:
+        stopped = []
+        for name in ("gateway", *reversed(SERVICES)):
+            if proc.stop(self.home.run, name, sig=signal.SIGQUIT if name == "gateway" else signal.SIGTERM):
+                stopped.append(name)
+                self.progress(f"stopped {name}")
+        for name in ("prometheus", "kafka"):
+            if proc.stop(self.home.run, name, timeout=30):
+                stopped.append(name)
+                self.progress(f"stopped {name}")
+        if postgres.stop(self.home):
+            stopped.append("postgres")
+            self.progress("stopped postgres")
+        if purge:
+            for sub in ("postgres", "kafka", "prometheus", "nginx", "logs", "run", "sla", "certs"):
+                shutil.rmtree(self.home.path(sub), ignore_errors=True)
+            self.home.state_file.unlink(missing_ok=True)
+            self.progress(f"purged {self.home.root}")
+        return stopped
+
+    # -- status -----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        state = self.home.load_state()
+        if state is None:
+            raise FlightctlError(f"no local platform in {self.home.root}; start it with `flightctl up --local`")
+        ports = state.ports
+        with httpx.Client(timeout=2.0) as client, ThreadPoolExecutor(max_workers=5) as pool:
+            health = dict(zip(SERVICES, pool.map(lambda s: _healthy(client, ports.http(s)), SERVICES), strict=True))
+        return {
+            "mode": "local",
+            "home": str(self.home.root),
+            "gateway": f"https://127.0.0.1:{ports.gateway_https}",
+            "gateway_http": f"http://127.0.0.1:{ports.gateway_http}",
+            "prometheus": f"http://127.0.0.1:{ports.prometheus}",
+            "kafka": f"127.0.0.1:{ports.kafka}",
+            "postgres": f"127.0.0.1:{ports.postgres}",
+            "services": {
+                s: {
+                    "url": f"http://127.0.0.1:{ports.http(s)}",
+                    "healthy": health[s],
+                    "running": proc.find(self.home.run, s) is not None,
+                    **({"grpc": f"127.0.0.1:{ports.grpc(s)}"} if s in ("user-manager", "data-collector") else {}),
+                }
+                for s in SERVICES
+            },
+            "infrastructure": {
+                "postgres": postgres.running(self.home),
+                **{name: proc.find(self.home.run, name) is not None for name in INFRA},
+            },
+        }
+
+
+def _healthy(client: httpx.Client, port: int) -> bool:
+    try:
+        return client.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    except httpx.HTTPError:
+        return False
