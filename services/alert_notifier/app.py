@@ -24,7 +24,7 @@ from services.alert_notifier.users import ChatDirectory, grpc_fetch
 from services.common import db
 from services.common.grpcutil import check_health, make_channel
 from services.common.http import HttpServer, create_http_app
-from services.common.kafka import KafkaRunner, make_producer
+from services.common.kafka import KafkaRunner, broker_reachable, make_producer
 from services.common.metrics import KafkaMetrics
 from services.common.pb import user_pb2_grpc
 from services.common.runtime import Component, OnStop, load_settings, run_until_signalled
@@ -62,19 +62,23 @@ def email(raw: str) -> str:
 class Settings(BaseSettings, DatabaseSettings, KafkaSettings):
     user_manager_grpc_target: str = env("USER_MANAGER_GRPC_TARGET")
     telegram_bot_token: str | None = env(
-        "TELEGRAM_BOT_TOKEN", None, parse=optional(bot_token), secret=True,
+        "TELEGRAM_BOT_TOKEN",
+        None,
+        parse=optional(bot_token),
+        secret=True,
         help="unset: every delivery is recorded as skipped",
-    )  # fmt: skip
+    )
     telegram_api_url: str = env("TELEGRAM_API_URL", "https://api.telegram.org", parse=url)
     telegram_max_attempts: int = env(
-        "TELEGRAM_MAX_ATTEMPTS", 5, parse=positive(int),
+        "TELEGRAM_MAX_ATTEMPTS",
+        5,
+        parse=positive(int),
         help="Telegram calls per consumption of an event before it is retried later",
-    )  # fmt: skip
+    )
     telegram_timeout_seconds: float = env("TELEGRAM_TIMEOUT_SECONDS", 10.0, parse=positive(float))
     admin_email: str = env(
-        "ADMIN_EMAIL", "mario.rossi@gmail.com", parse=email,
-        help="the user whose Telegram chat receives SLA breaches",
-    )  # fmt: skip
+        "ADMIN_EMAIL", "mario.rossi@gmail.com", parse=email, help="the user whose Telegram chat receives SLA breaches"
+    )
     kafka_group_id: str = env("KAFKA_GROUP_ID", "alert-notifier")
 
 
@@ -153,8 +157,7 @@ def create_app(
         # Telegram is external and deliveries wait for it: never a reason to be unhealthy.
         return {
             "database": db.ping(engine),
-            "kafka": runner.healthy()
-            or (None if producer.bootstrap_connected() else "producer not connected"),
+            "kafka": runner.healthy() or broker_reachable(settings.kafka_bootstrap_servers),
             "user-manager": check_health(channel),
         }
 

@@ -17,9 +17,7 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_user_email_created_at", "user_email", "created_at"),
         CheckConstraint("kind IN ('alert', 'sla')", name="ck_deliveries_kind"),
-        CheckConstraint(
-            "status IN ('pending', 'sent', 'failed', 'skipped')", name="ck_deliveries_status"
-        ),
+        CheckConstraint("status IN ('pending', 'sent', 'failed', 'skipped')", name="ck_deliveries_status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -29,7 +27,7 @@ class Delivery(Base):
     chat_id: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(8))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

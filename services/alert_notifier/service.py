@@ -84,11 +84,14 @@ class Notifier:
         self._now = now
 
     def draft(self, event: Event) -> DeliveryRecord:
-        is_alert = isinstance(event, AlertEvent)
+        if isinstance(event, AlertEvent):
+            kind, email = ALERT, event.user_email
+        else:
+            kind, email = SLA, self._admin_email
         return DeliveryRecord(
             event_id=event.event_id,
-            kind=ALERT if is_alert else SLA,
-            user_email=event.user_email if isinstance(event, AlertEvent) else self._admin_email,
+            kind=kind,
+            user_email=email,
             text=message_text(event),
             created_at=self._now(),
         )
@@ -108,11 +111,12 @@ class Notifier:
         self._metrics.notifications.labels(outcome.kind, outcome.status).inc()
         if outcome.status == PENDING:
             raise DeliveryPending(
-                f"event {outcome.event_id} not delivered yet after {outcome.attempts} "
-                f"attempts: {outcome.last_error}"
+                f"event {outcome.event_id} not delivered yet after {outcome.attempts} attempts: {outcome.last_error}"
             )
         log.info(
-            "event %s %s", outcome.event_id, outcome.status,
+            "event %s %s",
+            outcome.event_id,
+            outcome.status,
             extra={"chat_id": outcome.chat_id, "attempts": outcome.attempts},
         )
         return outcome

@@ -48,14 +48,10 @@ class SqlDeliveryStore:
 
     def _lock(self, session: Session, draft: DeliveryRecord) -> Delivery:
         # A concurrent insert of the same event makes ours wait for it: bounded by lock_timeout.
-        session.execute(
-            text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": str(self._lock_timeout_ms)}
-        )
+        session.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": str(self._lock_timeout_ms)})
         values = {name: getattr(draft, name) for name in _FIELDS}
         try:
-            session.execute(
-                insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-            )
+            session.execute(insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["event_id"]))
             return session.execute(
                 select(Delivery).where(Delivery.event_id == draft.event_id).with_for_update(nowait=True)
             ).scalar_one()
@@ -66,7 +62,10 @@ class SqlDeliveryStore:
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
+    """ISO 8601 in UTC; a naive value (a driver that drops the zone) is taken as UTC."""
+    if value is None:
+        return None
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
 
 
 def list_deliveries(session: Session, email: str | None, limit: int) -> list[dict[str, Any]]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -39,6 +42,7 @@ Clock = Callable[[], float]
 T = TypeVar("T")
 
 PARSE_MODE = "HTML"
+PTB_TIMEDELTA = "PTB_TIMEDELTA"
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 10.0
 PER_CHAT_INTERVAL_SECONDS = 1.0
@@ -104,23 +108,39 @@ class RateLimiter:
             wait = max(wait, self._recent[0] + self._window - now)
         return wait
 
-    def acquire(self, chat_id: str) -> None:
+    def acquire(self, chat_id: str) -> Slot:
         """Wait until a message to ``chat_id`` may go and count it as gone."""
         while True:
             with self._lock:
                 now = self._clock()
                 wait = self.delay(chat_id, now)
                 if wait <= 0:
-                    self._record(chat_id, now)
-                    return
+                    slot = Slot(chat_id, now, self._last.get(chat_id))
+                    self._recent.append(now)
+                    self._last[chat_id] = now
+                    if len(self._last) > 1024:  # forget chats that may send again anyway
+                        self._last = {c: t for c, t in self._last.items() if now - t < self._interval}
+                    return slot
             if self._sleep(wait):
                 raise Interrupted
 
-    def _record(self, chat_id: str, now: float) -> None:
-        self._recent.append(now)
-        self._last[chat_id] = now
-        if len(self._last) > 1024:  # forget chats that may send again anyway
-            self._last = {c: t for c, t in self._last.items() if now - t < self._interval}
+    def release(self, slot: Slot) -> None:
+        """The message of ``slot`` was not delivered: it does not count against the limits."""
+        with self._lock:
+            if self._last.get(slot.chat_id) == slot.at:
+                if slot.previous is None:
+                    del self._last[slot.chat_id]
+                else:
+                    self._last[slot.chat_id] = slot.previous
+            with contextlib.suppress(ValueError):
+                self._recent.remove(slot.at)
+
+
+@dataclass(frozen=True)
+class Slot:
+    chat_id: str
+    at: float
+    previous: float | None
 
 
 # -- retry policy -----------------------------------------------------------------------------
@@ -199,33 +219,39 @@ class RetryPolicy:
         last_error = "not attempted"
         for attempt in range(1, self.max_attempts + 1):
             try:
-                if self._limiter is not None:
-                    self._limiter.acquire(chat_id)
+                slot = self._limiter.acquire(chat_id) if self._limiter is not None else None
             except Interrupted:
                 raise TransientFailure("interrupted: the service is stopping", attempt - 1) from None
             started = self._clock()
             try:
                 call()
-            except RetryAfter as exc:
-                self._observe(started, "rate_limited")
-                wait = retry_after_seconds(exc)
-                last_error = f"rate limited by Telegram: retry after {wait:g}s"
             except TelegramError as exc:
-                kind, permanent = classify(exc)
+                if slot is not None and self._limiter is not None:
+                    self._limiter.release(slot)  # not delivered: no wait before the retry
+                error = exc
+            else:
+                self._observe(started, None)
+                return attempt
+            if isinstance(error, RetryAfter):
+                self._observe(started, "rate_limited")
+                wait = retry_after_seconds(error)
+                last_error = f"rate limited by Telegram: retry after {wait:g}s"
+            else:
+                kind, permanent = classify(error)
                 self._observe(started, kind)
-                last_error = self._redact(f"{type(exc).__name__}: {exc.message}")
+                last_error = self._redact(error.message)
                 if permanent:
                     raise PermanentFailure(last_error, attempt) from None
                 failures += 1
                 wait = backoff(failures)
-            else:
-                self._observe(started, None)
-                return attempt
             if attempt == self.max_attempts:
                 break
             log.warning(
                 "telegram: %s; retrying in %.1fs (attempt %d of %d)",
-                last_error, wait, attempt, self.max_attempts,
+                last_error,
+                wait,
+                attempt,
+                self.max_attempts,
             )
             if self._sleep(wait):
                 raise TransientFailure(f"{last_error} (interrupted: stopping)", attempt)
@@ -249,10 +275,13 @@ class BotLike(Protocol):
 
     async def shutdown(self) -> None: ...
 
-    async def send_message(self, chat_id: int | str, text: str, **kwargs: Any) -> Any: ...
+    async def send_message(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def make_bot(token: str, api_url: str, timeout: float) -> Bot:
+    # PTB >= 22.2 warns on every 429 (RetryAfter reads its own retry_after) unless the process
+    # opts in to timedelta durations; retry_after_seconds() reads both forms.
+    os.environ.setdefault(PTB_TIMEDELTA, "true")
     request = HTTPXRequest(
         connection_pool_size=4,
         connect_timeout=min(5.0, timeout),
@@ -293,9 +322,7 @@ class TelegramSender:
             if self._loop is not None:
                 return
             loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(
-                target=self._run_loop, args=(loop,), name="telegram-loop", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run_loop, args=(loop,), name="telegram-loop", daemon=True)
             self._loop = loop
             self._thread.start()
 

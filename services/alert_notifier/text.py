@@ -45,9 +45,7 @@ def sla_text(event: SlaEvent) -> str:
 def _condition(event: AlertEvent) -> str:
     """The event's own sentence when it names the count and threshold, else one built here."""
     given = event.condition
-    if given and _names(given, event.flight_count) and (
-        event.threshold is None or _names(given, event.threshold)
-    ):
+    if given and _names(given, event.flight_count) and (event.threshold is None or _names(given, event.threshold)):
         return given
     count, threshold = event.flight_count, event.threshold
     if event.kind == "high":
@@ -55,9 +53,7 @@ def _condition(event: AlertEvent) -> str:
     if event.kind == "low":
         return f"The number of flights ({count}) is below the low threshold of {threshold}."
     if given:  # a resolved sentence without the numbers: keep it, then add them
-        return f"{given} (flights: {count}" + (
-            f", threshold: {threshold})" if threshold is not None else ")"
-        )
+        return f"{given} (flights: {count}" + (f", threshold: {threshold})" if threshold is not None else ")")
     if threshold is None:
         return f"The number of flights ({count}) is back within the thresholds."
     return f"The number of flights ({count}) is back within the threshold of {threshold}."
@@ -76,6 +72,7 @@ def _header_part(raw: str) -> str:
 
 def number(value: float) -> str:
     """12.0 -> "12", 0.12345678 -> "0.123457"."""
+    value = float(value)
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(round(value, 6))

@@ -31,9 +31,7 @@ Fetch = Callable[[str], UserInfo | None]
 """The user with this email, None when there is none; raises Unavailable on an outage."""
 
 
-def grpc_fetch(
-    stub: user_pb2_grpc.UserServiceStub, deadline: float = DEFAULT_DEADLINE_SECONDS
-) -> Fetch:
+def grpc_fetch(stub: user_pb2_grpc.UserServiceStub, deadline: float = DEFAULT_DEADLINE_SECONDS) -> Fetch:
     def fetch(email: str) -> UserInfo | None:
         try:
             user = stub.GetUser(user_pb2.UserRequest(email=email), timeout=deadline)

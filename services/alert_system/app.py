@@ -16,7 +16,7 @@ from services.alert_system.metrics import AlertMetrics
 from services.alert_system.service import AlertEvaluator, purge_processed
 from services.common import db
 from services.common.http import HttpServer, create_http_app
-from services.common.kafka import TO_ALERT_SYSTEM, KafkaRunner, make_producer
+from services.common.kafka import KafkaRunner, TO_ALERT_SYSTEM, broker_reachable, make_producer
 from services.common.metrics import KafkaMetrics
 from services.common.runtime import (
     BackgroundLoop,
@@ -82,7 +82,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Aler
     def health() -> dict[str, str | None]:
         return {
             "database": db.ping(engine),
-            "kafka": runner.healthy() or (None if producer.bootstrap_connected() else "producer not connected"),
+            "kafka": runner.healthy() or broker_reachable(settings.kafka_bootstrap_servers),
         }
 
     app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)

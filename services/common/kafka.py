@@ -33,7 +33,7 @@ TO_ALERT_SYSTEM = "to-alert-system"
 TO_NOTIFIER = "to-notifier"
 SLA_BREACH = "sla_breach"
 DLQ_SUFFIX = ".dlq"
-TOPICS = (TO_ALERT_SYSTEM, TO_NOTIFIER, SLA_BREACH, TO_ALERT_SYSTEM + DLQ_SUFFIX)
+TOPICS = (TO_ALERT_SYSTEM, TO_NOTIFIER, SLA_BREACH, *(t + DLQ_SUFFIX for t in (TO_ALERT_SYSTEM, TO_NOTIFIER, SLA_BREACH)))
 
 
 @dataclass(frozen=True)
@@ -288,3 +288,19 @@ class KafkaRunner:
 
 class _Stopped(Exception):
     pass
+
+
+def broker_reachable(bootstrap: str, timeout: float = 1.0) -> str | None:
+    """None when at least one bootstrap broker accepts a connection, else a short reason.
+    (kafka-python's bootstrap_connected() turns false once the bootstrap connection is
+    recycled, so it cannot serve as a health check.)"""
+    import socket
+
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+                return None
+        except (OSError, ValueError):
+            continue
+    return "broker not reachable"

@@ -23,7 +23,7 @@ from services.common.grpcutil import (
     make_channel,
 )
 from services.common.http import HttpServer, create_http_app
-from services.common.kafka import Outgoing, make_producer, send_all
+from services.common.kafka import Outgoing, broker_reachable, make_producer, send_all
 from services.common.pb import data_collector_pb2_grpc, user_pb2, user_pb2_grpc
 from services.common.runtime import (
     BackgroundLoop,
@@ -155,7 +155,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
     def health() -> dict[str, str | None]:
         return {
             "database": db.ping(engine),
-            "kafka": None if producer.bootstrap_connected() else "broker not connected",
+            "kafka": broker_reachable(settings.kafka_bootstrap_servers),
             "user-manager": check_health(channel),
             "collector": None if schedule.is_alive() else "not running",
         }

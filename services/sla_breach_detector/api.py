@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import Blueprint, Response, jsonify
 
 from services.common.http import json_body
@@ -12,7 +10,7 @@ from services.sla_breach_detector.config import ConfigStore
 from services.sla_breach_detector.sampler import BreachStats
 
 
-def blueprint(store: ConfigStore, stats: BreachStats, scrape_interval: Callable[[], float]) -> Blueprint:
+def blueprint(store: ConfigStore, stats: BreachStats, prometheus: service.PrometheusRules) -> Blueprint:
     bp = Blueprint("sla", __name__)
 
     @bp.get("/sla/config")
@@ -21,7 +19,7 @@ def blueprint(store: ConfigStore, stats: BreachStats, scrape_interval: Callable[
 
     @bp.post("/sla/config")
     def post_config() -> Response:
-        return jsonify(service.update_config(store, json_body(), scrape_interval))
+        return jsonify(service.update_config(store, json_body(), prometheus))
 
     @bp.get("/breach/stats")
     def breach_stats() -> Response:

@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
 from services.common.http import HttpServer, create_http_app
-from services.common.kafka import Outgoing, make_producer, send_all
+from services.common.kafka import SLA_BREACH, Outgoing, broker_reachable, make_producer, send_all
 from services.common.runtime import Component, OnStop, load_settings, run_until_signalled
 from services.common.settings import BaseSettings, KafkaSettings, env, positive, url
 from services.sla_breach_detector import api
@@ -63,8 +64,8 @@ def create_app(
     prometheus = PrometheusClient(settings.prometheus_url, settings.prometheus_timeout_seconds)
     producer = make_producer(settings.kafka_bootstrap_servers, NAME)
 
-    def publish(messages: Sequence[Outgoing]) -> int:
-        return send_all(producer, messages)
+    def publish(events: Sequence[dict[str, Any]]) -> int:
+        return send_all(producer, [Outgoing(SLA_BREACH, event["metric"], event) for event in events])
 
     stats = BreachStats()
     stats.track(store.current())
@@ -89,11 +90,11 @@ def create_app(
         return {
             "scheduler": None if scheduler.is_alive() else "not running",
             "prometheus": prometheus.ready(),
-            "kafka": None if producer.bootstrap_connected() else "broker not connected",
+            "kafka": broker_reachable(settings.kafka_bootstrap_servers),
         }
 
     app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
-    app.register_blueprint(api.blueprint(store, stats, prometheus.scrape_interval))
+    app.register_blueprint(api.blueprint(store, stats, prometheus))
     http = HttpServer(app, settings.http_host, settings.http_port)
     resources = OnStop(sampler.close, prometheus.close, lambda: producer.close(timeout=10))
     return SlaBreachDetector(

@@ -153,7 +153,9 @@ def load_config_file(path: Path) -> SlaConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"SLA_CONFIG_PATH {path} does not exist (copy {DEFAULT_CONFIG_PATH.name} there)") from None
+        raise ConfigError(
+            f"SLA_CONFIG_PATH {path} does not exist (the default config is {DEFAULT_CONFIG_PATH})"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"SLA_CONFIG_PATH {path} cannot be read: {_one_line(exc)}") from None
     try:

@@ -185,6 +185,21 @@ class PrometheusClient:
         except ValueError as exc:
             raise PrometheusError(f"Prometheus's configuration could not be read: {exc}") from None
 
+    def syntax_error(self, promql: str) -> str | None:
+        """Prometheus's parse error for ``promql``, or None when it parses (or when this
+        Prometheus cannot tell: ``/api/v1/format_query`` exists from 2.38 on). Nothing is
+        evaluated."""
+        response = self._get("/api/v1/format_query", {"query": promql})
+        if response.status_code != 400:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        if isinstance(body, dict) and body.get("errorType") == "bad_data":
+            return str(body.get("error") or "parse error").removeprefix('invalid parameter "query": ')
+        return None
+
     def ready(self) -> str | None:
         """None when Prometheus answers ``/-/ready`` with 200, else a short reason."""
         try:

@@ -1,8 +1,8 @@
 """One SLA check: run every metric's query concurrently, feed the samples to the breach
 windows, publish the breaches, and keep the per-metric statistics of GET /breach/stats.
 
-Knows nothing of Flask or Kafka clients: Prometheus is a ``query`` function and Kafka a
-``publish`` function, both injected."""
+Knows nothing of Flask or Kafka: Prometheus is a ``query`` function and the ``sla_breach``
+topic a ``publish`` function, both injected (app.py binds them)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.common.kafka import SLA_BREACH, Outgoing
 from services.sla_breach_detector.config import MetricRule, SlaConfig
 from services.sla_breach_detector.metrics import SlaMetrics
 from services.sla_breach_detector.prometheus import PrometheusError, Sample
@@ -26,8 +25,9 @@ log = logging.getLogger(__name__)
 
 QueryFn = Callable[[str], Sequence[Sample]]
 """Runs one PromQL instant query; raises PrometheusError when it fails or times out."""
-PublishFn = Callable[[Sequence[Outgoing]], int]
-"""Publishes messages and returns once the broker acknowledged them all (else raises)."""
+PublishFn = Callable[[Sequence[dict[str, Any]]], object]
+"""Publishes breach events (``sla_breach`` values, keyed by ``metric``) and returns once the
+broker acknowledged them all; raises otherwise."""
 
 
 def utcnow() -> datetime:
@@ -221,7 +221,7 @@ class Sampler:
             return MetricOutcome(rule.name, error=error)
         usable = [s for s in samples if s.usable]
         if not usable:
-            log.info("no data for %s", rule.name, extra={"metric": rule.name})
+            log.debug("no data for %s", rule.name, extra={"metric": rule.name})
             self._metrics.no_data.labels(rule.name).inc()
             self._stats.record(rule.name, checked_at=checked_at, no_data=True)
             return MetricOutcome(rule.name, no_data=True)
@@ -245,7 +245,7 @@ class Sampler:
             for rule, labels, verdict in pending
         ]
         try:
-            self._publish([Outgoing(SLA_BREACH, event["metric"], event) for event in events])
+            self._publish(events)
         except Exception as exc:  # the windows are kept, so the breach is raised again next check
             log.exception("%d SLA breach(es) could not be published; retrying at the next check", len(events))
             self._metrics.publish_failures.inc()
@@ -257,12 +257,12 @@ class Sampler:
             self._stats.record_breach(rule.name, verdict.breach_type)
             self._metrics.breaches.labels(rule.name, verdict.breach_type).inc()
             log.warning(
-                "SLA breach: %s is %s (%s %g, %d of the last samples)",
+                "SLA breach: %s is %s (%d samples %s %g)",
                 rule.name,
                 verdict.breach_type,
+                verdict.violations,
                 "below min" if verdict.breach_type == "low" else "above max",
                 verdict.threshold,
-                verdict.violations,
                 extra={"metric": rule.name, "labels": dict(labels), "event_id": event["event_id"]},
             )
         result.breaches = events

@@ -33,7 +33,8 @@ class Scheduler:
 
     ``interval`` is read before every wait, so a new config takes effect without a restart
     (call :meth:`wake` after changing it). An error in one step is logged and the loop goes
-    on; stop() is immediate between steps."""
+    on; stop() is immediate between steps. ``clock`` and ``wait`` (which wake() and stop()
+    interrupt by default) are injected so the loop is tested without waiting."""
 
     def __init__(
         self,
@@ -41,6 +42,7 @@ class Scheduler:
         interval: Callable[[], float],
         step: Callable[[], object],
         clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], object] | None = None,
     ) -> None:
         self.name = name
         self._interval = interval
@@ -48,6 +50,7 @@ class Scheduler:
         self._clock = clock
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._wait = wait or self._wake.wait
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._previous: float | None = None
 
@@ -56,7 +59,7 @@ class Scheduler:
             now = self._clock()
             due = next_run(self._previous, float(self._interval()), now)
             if due > now:
-                self._wake.wait(min(due - now, MAX_WAIT_SECONDS))
+                self._wait(min(due - now, MAX_WAIT_SECONDS))
                 self._wake.clear()
                 continue  # recompute: the interval may have changed, or the wait was cut short
             self._previous = due
@@ -72,10 +75,15 @@ class Scheduler:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the loop to end after the current step, without waiting for it."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=15)
+
+    def stop(self) -> None:
+        self.request_stop()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=15)
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()

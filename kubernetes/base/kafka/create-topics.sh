@@ -6,14 +6,15 @@ set -euo pipefail
 
 topics=(to-alert-system to-notifier sla_breach to-alert-system.dlq)
 bootstrap="${KAFKA_BOOTSTRAP_SERVERS:?}"
+kafka_bin="${KAFKA_HOME:-/opt/kafka}/bin"
 
-until /opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server "$bootstrap" >/dev/null 2>&1; do
+until "$kafka_bin/kafka-broker-api-versions.sh" --bootstrap-server "$bootstrap" >/dev/null 2>&1; do
   echo "waiting for the broker at $bootstrap"
   sleep 3
 done
 
 for topic in "${topics[@]}"; do
-  until /opt/kafka/bin/kafka-topics.sh --bootstrap-server "$bootstrap" --create --if-not-exists \
+  until "$kafka_bin/kafka-topics.sh" --bootstrap-server "$bootstrap" --create --if-not-exists \
     --topic "$topic" --partitions "$KAFKA_TOPIC_PARTITIONS" \
     --replication-factor "$KAFKA_REPLICATION_FACTOR" \
     --config "min.insync.replicas=$KAFKA_MIN_INSYNC_REPLICAS"; do
@@ -21,4 +22,4 @@ for topic in "${topics[@]}"; do
     sleep 3
   done
 done
-/opt/kafka/bin/kafka-topics.sh --bootstrap-server "$bootstrap" --describe --topic "$(IFS='|'; echo "${topics[*]}")"
+"$kafka_bin/kafka-topics.sh" --bootstrap-server "$bootstrap" --describe --topic "$(IFS='|'; echo "${topics[*]}")"

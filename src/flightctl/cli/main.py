@@ -6,6 +6,7 @@ Heavy imports (httpx, the service packages, kafka) are deferred into the command
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -47,9 +48,34 @@ platform.register(app)
 data.register(app)
 
 
+GLOBAL_OPTIONS = {"-o", "--output", "--context", "--token", "--home"}
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Global options are accepted anywhere (`flightctl status -o json`): move them to the front."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if name in GLOBAL_OPTIONS and "=" in arg:
+            front.append(arg)
+        elif arg in GLOBAL_OPTIONS and i + 1 < len(argv):
+            front.extend(argv[i : i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def run() -> None:
     try:
-        app(standalone_mode=False)
+        app(args=hoist_global_options(sys.argv[1:]), prog_name="flightctl", standalone_mode=False)
     except FlightctlError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         sys.exit(exc.exit_code)
@@ -61,10 +87,13 @@ def run() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors
+    except Exception as exc:
         import click
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, click.ClickException):  # usage errors: exit 2 with click's message
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        if os.environ.get("FLIGHTCTL_DEBUG"):
+            raise
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (FLIGHTCTL_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from string import Template
+import re
 
 from flightctl.errors import PrerequisiteMissing
 from flightctl.local.layout import Home, State
@@ -40,7 +40,8 @@ def render(home: Home, state: State, cert: Path, key: Path) -> Path:
         "        }"
         for path, service in PREFIXES.items()
     )
-    text = Template(TEMPLATE.read_text()).substitute(
+    text = fill(
+        TEMPLATE.read_text(),
         user_directive="user www-data;" if os.geteuid() == 0 else "",
         prefix=prefix,
         logs=home.logs,
@@ -55,6 +56,15 @@ def render(home: Home, state: State, cert: Path, key: Path) -> Path:
     conf = prefix / "nginx.conf"
     conf.write_text(text)
     return conf
+
+
+def fill(template: str, **values: object) -> str:
+    """Replace every {{name}}; a name without a value is an error (a broken template)."""
+
+    def value(match: re.Match[str]) -> str:
+        return str(values[match.group(1)])
+
+    return re.sub(r"\{\{(\w+)\}\}", value, template)
 
 
 def command(home: Home, conf: Path) -> list[str]:

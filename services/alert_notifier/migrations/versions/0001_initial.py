@@ -28,9 +28,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         sa.CheckConstraint("kind IN ('alert', 'sla')", name="ck_deliveries_kind"),
-        sa.CheckConstraint(
-            "status IN ('pending', 'sent', 'failed', 'skipped')", name="ck_deliveries_status"
-        ),
+        sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'skipped')", name="ck_deliveries_status"),
     )
     op.create_index("ix_deliveries_user_email_created_at", "deliveries", ["user_email", "created_at"])
     op.create_index("ix_deliveries_created_at", "deliveries", ["created_at"])

@@ -1,0 +1,102 @@
+"""Session fixtures: fake OpenSky and Telegram servers on 127.0.0.1, and one real local
+platform (PostgreSQL, Kafka, Prometheus, NGINX, the five services) brought up by the real
+`flightctl up --local` in a private home and port range, taken down (and purged) at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.opensky import FakeOpenSky
+from tests.fakes.telegram import FakeTelegram
+
+ROOT = Path(__file__).resolve().parent.parent
+FLIGHTCTL = [sys.executable, "-m", "flightctl"]
+TEST_PORT_BASE = int(os.environ.get("FLIGHTCTL_TEST_PORT_BASE", "19400"))
+OPENSKY_ID, OPENSKY_SECRET = "ci-client", "ci-secret"
+
+
+@dataclass
+class Platform:
+    home: Path
+    env: dict[str, str]
+    status: dict[str, Any]
+    token: str
+    opensky: FakeOpenSky
+    telegram: FakeTelegram
+
+    def url(self, service: str) -> str:
+        return str(self.status["services"][service]["url"])
+
+    def client(self, service: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url(service), headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+
+    def flightctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_flightctl(self.env, *args, check=check)
+
+
+def run_flightctl(env: dict[str, str], *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*FLIGHTCTL, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"flightctl {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def opensky() -> Iterator[FakeOpenSky]:
+    with FakeOpenSky(client_id=OPENSKY_ID, client_secret=OPENSKY_SECRET) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def platform(opensky: FakeOpenSky, telegram: FakeTelegram) -> Iterator[Platform]:
+    # The postgres user must be able to traverse the home: a world-traversable place under /tmp.
+    home = Path(tempfile.mkdtemp(prefix="flightctl-test-", dir="/tmp"))
+    home.chmod(0o755)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENSKY_", "TELEGRAM_", "FLIGHTCTL_"))},
+        "FLIGHTCTL_HOME": str(home),
+        "FLIGHTCTL_PORT_BASE": str(TEST_PORT_BASE),
+        "OPENSKY_API_URL": opensky.api_url,
+        "OPENSKY_TOKEN_URL": opensky.token_url,
+        "OPENSKY_CLIENT_ID": OPENSKY_ID,
+        "OPENSKY_CLIENT_SECRET": OPENSKY_SECRET,
+        "OPENSKY_MOCK_FALLBACK": "false",
+        "TELEGRAM_API_URL": telegram.api_url,
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "COLLECT_INTERVAL_SECONDS": "3600",
+        "ALERT_REPEAT_SECONDS": "3600",
+        "OUTBOX_RETRY_SECONDS": "1",
+    }
+    env.pop("API_TOKEN", None)
+    try:
+        run_flightctl(env, "up", "--local", "--timeout", "240", timeout=600)
+        status = json.loads(run_flightctl(env, "status", "-o", "json").stdout)
+        token = run_flightctl(env, "auth", "token").stdout.strip()
+        yield Platform(home=home, env=env, status=status, token=token, opensky=opensky, telegram=telegram)
+    finally:
+        down = run_flightctl(env, "down", "--local", "--purge", check=False)
+        shutil.rmtree(home, ignore_errors=True)
+    # `down` stops exactly what `up` started: no process left, no port held.
+    from flightctl.local.layout import Ports, port_in_use
+
+    held = [f"{name}:{port}" for name, port in Ports(TEST_PORT_BASE).all().items() if port_in_use(port)]
+    assert down.returncode == 0, down.stderr
+    assert not held, f"ports still held after down: {held}"

@@ -1,0 +1,163 @@
+"""Rules for the service images: Dockerfile and .dockerignore, read statically."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import pytest
+
+from .kube import REPO_ROOT, all_containers, rendered, workloads
+
+TARGETS = {
+    "user-manager": "user_manager",
+    "data-collector": "data_collector",
+    "alert-system": "alert_system",
+    "alert-notifier": "alert_notifier",
+    "sla-breach-detector": "sla_breach_detector",
+}
+SECRET_LIKE = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|PRIVATE_KEY|CREDENTIAL", re.IGNORECASE)
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for kw, args in self.instructions if kw == keyword]
+
+
+def _instructions(text: str) -> list[tuple[str, str]]:
+    """(KEYWORD, arguments) per instruction: comments dropped, continuation lines joined."""
+    logical: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        logical.append(current + line)
+        current = ""
+    assert not current, "the Dockerfile ends inside a continued line"
+    result = []
+    for line in logical:
+        keyword, _, arguments = line.partition(" ")
+        result.append((keyword.upper(), arguments.strip()))
+    return result
+
+
+def _stages() -> list[Stage]:
+    stages: list[Stage] = []
+    for keyword, arguments in _instructions((REPO_ROOT / "Dockerfile").read_text()):
+        if keyword == "FROM":
+            match = re.fullmatch(r"(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", arguments, re.IGNORECASE)
+            assert match is not None, arguments
+            stages.append(Stage(base=match.group(1), name=match.group(2)))
+        else:
+            assert stages, f"{keyword} before the first FROM"
+            stages[-1].instructions.append((keyword, arguments))
+    return stages
+
+
+def _chain(stages: list[Stage], stage: Stage) -> list[Stage]:
+    """The stage and the stages it is built FROM, nearest first."""
+    by_name = {s.name: s for s in stages if s.name}
+    chain = [stage]
+    while chain[-1].base in by_name:
+        chain.append(by_name[chain[-1].base])
+    return chain
+
+
+def _effective(stages: list[Stage], stage: Stage, keyword: str) -> str | None:
+    for link in _chain(stages, stage):
+        values = link.all(keyword)
+        if values:
+            return values[-1]
+    return None
+
+
+@pytest.fixture(scope="module")
+def stages() -> list[Stage]:
+    return _stages()
+
+
+def test_one_multi_stage_file_with_a_target_per_service(stages: list[Stage]) -> None:
+    names = [s.name for s in stages]
+    assert "builder" in names
+    assert set(TARGETS) <= set(names)
+    for target, package in TARGETS.items():
+        stage = next(s for s in stages if s.name == target)
+        assert json.loads(_effective(stages, stage, "CMD") or "null") == ["python", "-m", f"services.{package}"]
+        assert (REPO_ROOT / "services" / package).is_dir(), f"services/{package} does not exist"
+
+
+def test_images_the_manifests_use_are_built_here(overlay: str) -> None:
+    images = {
+        c["image"].rpartition(":")[0]
+        for w in workloads(rendered(overlay))
+        for c in all_containers(w)
+        if c["image"].startswith("flightctl/")
+    }
+    assert images == {f"flightctl/{target}" for target in TARGETS}
+
+
+def test_base_images_are_pinned(stages: list[Stage]) -> None:
+    named = {s.name for s in stages if s.name}
+    external = {s.base for s in stages if s.base not in named}
+    assert external, "no external base image"
+    for image in external:
+        assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", image), f"{image} is not a pinned python:3.11 slim tag"
+
+
+def test_final_stages_run_as_the_unprivileged_user(stages: list[Stage]) -> None:
+    for target in TARGETS:
+        stage = next(s for s in stages if s.name == target)
+        user = _effective(stages, stage, "USER")
+        assert user is not None, f"{target} runs as root"
+        uid = user.split(":")[0]
+        assert uid == "10001", f"{target} runs as {user}"
+        environment = " ".join(env for link in _chain(stages, stage) for env in link.all("ENV"))
+        assert "PYTHONDONTWRITEBYTECODE=1" in environment
+        assert "PYTHONUNBUFFERED=1" in environment
+        runtime_commands = " ".join(run for link in _chain(stages, stage) for run in link.all("RUN"))
+        assert not re.search(r"\b(gcc|build-essential|make|git|curl)\b", runtime_commands), "build tools at runtime"
+        assert any("--from=builder" in copy for link in _chain(stages, stage) for copy in link.all("COPY"))
+
+
+def test_healthcheck_pings_the_http_port_with_urllib(stages: list[Stage]) -> None:
+    for target in TARGETS:
+        stage = next(s for s in stages if s.name == target)
+        healthcheck = _effective(stages, stage, "HEALTHCHECK")
+        assert healthcheck is not None, target
+        assert "urllib" in healthcheck
+        assert "/ping" in healthcheck
+        assert "HTTP_PORT" in healthcheck
+
+
+def test_no_secrets_go_into_the_image(stages: list[Stage]) -> None:
+    for stage in stages:
+        for keyword, arguments in stage.instructions:
+            if keyword in ("ARG", "ENV"):
+                assert not SECRET_LIKE.search(arguments), f"{keyword} {arguments}"
+            if keyword in ("COPY", "ADD"):
+                assert ".env" not in arguments.split(), arguments
+                assert not re.search(r"\.(pem|key)\b", arguments), arguments
+
+
+def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
+    entries = {
+        line.strip().rstrip("/")
+        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv", ".flightctl", ".env", "tests"} <= entries
+    assert {".pytest_cache", ".mypy_cache", ".ruff_cache", "**/__pycache__"} <= entries
+    for needed in ("pyproject.toml", "requirements.lock", "services", "src", "protos", "README.md"):
+        assert needed not in entries, f"{needed} is needed to build the image"

@@ -1,0 +1,122 @@
+"""The kustomize overlays build, and every object they produce is valid Kubernetes.
+
+Validation is offline and strict (unknown fields are errors) against the schemas that the
+kubernetes-validate package ships, for the oldest Kubernetes these manifests support and the
+newest one the package knows.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import kubernetes_validate
+import kubernetes_validate.utils
+import pytest
+import yaml
+
+from .kube import KUBERNETES_DIR, OVERLAYS, Manifest, kustomize, rendered
+
+OLDEST_SUPPORTED = "1.31.0"
+VERSIONS = (OLDEST_SUPPORTED, kubernetes_validate.latest_version())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cached_schemas() -> Iterator[None]:
+    """kubernetes-validate re-reads its JSON schemas on every call; read each one once."""
+    original = kubernetes_validate.utils.schema_contents
+    kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(original)
+    try:
+        yield
+    finally:
+        kubernetes_validate.utils.schema_contents = original
+
+
+def _validate(manifest: Manifest, version: str) -> None:
+    try:
+        kubernetes_validate.validate(manifest, version, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        path = "/".join(str(p) for p in error.absolute_path)
+        pytest.fail(f"{manifest['kind']}/{manifest['metadata']['name']} at {path}: {error.message}")
+    except kubernetes_validate.SchemaNotFoundError as error:
+        pytest.fail(error.message)
+
+
+def test_base_builds_on_its_own() -> None:
+    objects = kustomize(KUBERNETES_DIR / "base")
+    assert {m["kind"] for m in objects} >= {"Namespace", "Deployment", "StatefulSet", "Job", "Ingress"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_object_validates_strictly(overlay: str, version: str) -> None:
+    objects = rendered(overlay)
+    assert len(objects) > 40
+    for manifest in objects:
+        _validate(manifest, version)
+
+
+def test_strict_validation_rejects_unknown_fields() -> None:
+    deployment = copy.deepcopy(next(m for m in rendered("kind") if m["kind"] == "Deployment"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {"httpGet": {"port": 8080}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, OLDEST_SUPPORTED, strict=True)
+
+
+def test_objects_are_unique_and_namespaced(overlay: str, manifests: list[Manifest]) -> None:
+    keys = [(m["kind"], m["metadata"]["name"]) for m in manifests]
+    assert len(keys) == len(set(keys)), "an object is described twice"
+    for manifest in manifests:
+        if manifest["kind"] != "Namespace":
+            assert manifest["metadata"].get("namespace") == "flightctl", manifest["metadata"]["name"]
+
+
+def test_kind_cluster_configs() -> None:
+    single = yaml.safe_load((KUBERNETES_DIR / "kind" / "cluster.yaml").read_text())
+    multi = yaml.safe_load((KUBERNETES_DIR / "kind" / "cluster-multinode.yaml").read_text())
+    for config in (single, multi):
+        assert config["kind"] == "Cluster"
+        assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+        control_plane = config["nodes"][0]
+        assert control_plane["role"] == "control-plane"
+        assert control_plane["labels"] == {"ingress-ready": "true"}
+        assert {(p["containerPort"], p["hostPort"]) for p in control_plane["extraPortMappings"]} == {
+            (80, 80),
+            (443, 443),
+        }
+    assert [n["role"] for n in single["nodes"]] == ["control-plane"]
+    assert [n["role"] for n in multi["nodes"]] == ["control-plane", "worker", "worker"]
+
+
+def test_vendored_ingress_nginx_kustomization_patches_the_controller(tmp_path: Path) -> None:
+    """The vendor kustomization applies to upstream's deploy.yaml (stood in for by a stub)."""
+    vendor = KUBERNETES_DIR / "vendor" / "ingress-nginx"
+    shutil.copy(vendor / "kustomization.yaml", tmp_path / "kustomization.yaml")
+    stub = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "c"}},
+            "template": {
+                "metadata": {"labels": {"app": "c"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "controller",
+                            "image": "c:1",
+                            "args": ["/nginx-ingress-controller", "--ingress-class=nginx"],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+    (tmp_path / "deploy.yaml").write_text(yaml.safe_dump(stub))
+    (controller,) = kustomize(tmp_path)
+    assert controller["spec"]["template"]["spec"]["containers"][0]["args"][-1] == (
+        "--default-ssl-certificate=flightctl/flightctl-tls"
+    )
