@@ -42,9 +42,7 @@ def generate(out: Path) -> None:
     pattern = re.compile(r"^import (\w+_pb2(?:_grpc)?) as", re.MULTILINE)
     for path in out.glob("*_pb2*.py*"):
         text = pattern.sub(
-            lambda m: f"from {PACKAGE} import {m.group(1)} as"
-            if m.group(1) in modules
-            else m.group(0),
+            lambda m: f"from {PACKAGE} import {m.group(1)} as" if m.group(1) in modules else m.group(0),
             path.read_text(),
         )
         path.write_text(HEADER + text)
@@ -66,8 +64,11 @@ def main() -> int:
         current = snapshot(OUT_DIR) if OUT_DIR.exists() else {}
         if current != fresh:
             stale = sorted(set(current) ^ set(fresh) | {k for k in fresh if current.get(k) != fresh[k]})
-            print(f"stale gRPC stubs in {OUT_DIR.relative_to(ROOT)}: {', '.join(stale)}; "
-                  "run: python scripts/gen_protos.py", file=sys.stderr)
+            print(
+                f"stale gRPC stubs in {OUT_DIR.relative_to(ROOT)}: {', '.join(stale)}; "
+                "run: python scripts/gen_protos.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     OUT_DIR.mkdir(parents=True, exist_ok=True)

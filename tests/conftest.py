@@ -46,7 +46,9 @@ class Platform:
         return run_flightctl(self.env, *args, check=check)
 
 
-def run_flightctl(env: dict[str, str], *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_flightctl(
+    env: dict[str, str], *args: str, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([*FLIGHTCTL, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"flightctl {' '.join(args)} exited {result.returncode}:\n{result.stderr}")

@@ -16,7 +16,7 @@ from services.alert_system.metrics import AlertMetrics
 from services.alert_system.service import AlertEvaluator, purge_processed
 from services.common import db
 from services.common.http import HttpServer, create_http_app
-from services.common.kafka import KafkaRunner, TO_ALERT_SYSTEM, broker_reachable, make_producer
+from services.common.kafka import TO_ALERT_SYSTEM, KafkaRunner, broker_reachable, make_producer
 from services.common.metrics import KafkaMetrics
 from services.common.runtime import (
     BackgroundLoop,

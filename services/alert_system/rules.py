@@ -53,7 +53,7 @@ class Reading:
             flight_count=flight_count,
             high_value=count("high_value", False),
             low_value=count("low_value", False),
-            source=value.get("source") if value.get("source") in ("opensky", "mock") else "opensky",
+            source="mock" if value.get("source") == "mock" else "opensky",
         )
 
 

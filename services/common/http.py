@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import threading
 import time
@@ -31,9 +32,11 @@ def error(message: str, status: int) -> tuple[Response, int]:
 
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object, else InvalidInput (400)."""
-    if not request.data:
-        raise InvalidInput("the request body must be a JSON object")
-    payload = request.get_json(force=True, silent=True)
+    raw = request.get_data(cache=True, parse_form_data=False)
+    try:
+        payload = json.loads(raw) if raw else None
+    except (UnicodeDecodeError, ValueError):
+        payload = None
     if not isinstance(payload, dict):
         raise InvalidInput("the request body must be a JSON object")
     return payload

@@ -33,7 +33,12 @@ TO_ALERT_SYSTEM = "to-alert-system"
 TO_NOTIFIER = "to-notifier"
 SLA_BREACH = "sla_breach"
 DLQ_SUFFIX = ".dlq"
-TOPICS = (TO_ALERT_SYSTEM, TO_NOTIFIER, SLA_BREACH, *(t + DLQ_SUFFIX for t in (TO_ALERT_SYSTEM, TO_NOTIFIER, SLA_BREACH)))
+TOPICS = (
+    TO_ALERT_SYSTEM,
+    TO_NOTIFIER,
+    SLA_BREACH,
+    *(t + DLQ_SUFFIX for t in (TO_ALERT_SYSTEM, TO_NOTIFIER, SLA_BREACH)),
+)
 
 
 @dataclass(frozen=True)

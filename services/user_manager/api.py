@@ -56,8 +56,7 @@ def blueprint(
         return idempotent(payload, lambda s: service.create_user(s, payload))
 
     @bp.delete("/users/<path:email>")
-    def delete_user() -> tuple[Response, int]:
-        email = request.view_args["email"] if request.view_args else ""
+    def delete_user(email: str) -> tuple[Response, int]:
         result = idempotent(None, lambda s: service.delete_user(s, email, now()))
         if result[1] == 200:
             on_delete()

@@ -30,9 +30,9 @@ def test_one_breach_reaches_telegram_once(platform: Platform) -> None:
     now = int(time.time())
     platform.opensky.add_flights(
         [
-            make_flight("abc001", now - 7200, now - 3600, departure="EDDF", arrival="LIRF", callsign="DLH1"),
-            make_flight("abc002", now - 6000, now - 3000, departure="LFPG", arrival="LIRF", callsign="AFR2"),
-            make_flight("abc003", now - 5000, now - 1000, departure="LIRF", arrival="EGLL", callsign="AZA3"),
+            make_flight("abc001", now - 7200, now - 3600, departure="EDDF", arrival="LIMJ", callsign="DLH1"),
+            make_flight("abc002", now - 6000, now - 3000, departure="LFPG", arrival="LIMJ", callsign="AFR2"),
+            make_flight("abc003", now - 5000, now - 1000, departure="LIMJ", arrival="EGLL", callsign="AZA3"),
         ]
     )
     with platform.client("user-manager") as users, platform.client("data-collector") as collector:
@@ -45,22 +45,22 @@ def test_one_breach_reaches_telegram_once(platform: Platform) -> None:
         assert created.json() == {"message": "User created successfully"}
         linked = users.post("/users/telegram", json={"email": email, "telegram_chat_id": chat_id})
         assert linked.status_code == 200, linked.text
-        interest = collector.post("/interests", json={"email": email, "airport_code": "lirf", "high_value": 2})
+        interest = collector.post("/interests", json={"email": email, "airport_code": "limj", "high_value": 2})
         assert interest.status_code == 201, interest.text
 
         started = time.monotonic()
         summary = collector.post("/collect")
         assert summary.status_code == 200, summary.text
         airports = {a["airport"]: a for a in summary.json()["airports"]}
-        assert airports["LIRF"]["source"] == "opensky"
-        assert airports["LIRF"]["flight_count"] == 3
-        assert airports["LIRF"]["messages"] == 1
+        assert airports["LIMJ"]["source"] == "opensky"
+        assert airports["LIMJ"]["flight_count"] == 3
+        assert airports["LIMJ"]["messages"] == 1
 
         assert platform.telegram.wait_for_messages(1, timeout=15), "no sendMessage reached Telegram"
         elapsed = time.monotonic() - started
         message = platform.telegram.messages[0]
         assert message.chat_id == chat_id
-        assert "LIRF" in message.text and "(3)" in message.text and "threshold of 2" in message.text
+        assert "LIMJ" in message.text and "(3)" in message.text and "threshold of 2" in message.text
         assert "simulated" not in message.text
         assert elapsed < 5.0, f"the alert took {elapsed:.1f}s"
 
@@ -108,7 +108,11 @@ def test_status_lists_every_service_healthy(platform: Platform) -> None:
     status = platform.status
     assert status["mode"] == "local"
     assert set(status["services"]) == {
-        "user-manager", "data-collector", "alert-system", "alert-notifier", "sla-breach-detector",
+        "user-manager",
+        "data-collector",
+        "alert-system",
+        "alert-notifier",
+        "sla-breach-detector",
     }
     assert all(s["healthy"] for s in status["services"].values())
     for key in ("gateway", "gateway_http", "prometheus", "kafka"):

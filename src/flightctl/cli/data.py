@@ -42,8 +42,11 @@ def register(app: typer.Typer) -> None:
     @users.command("list")
     def users_list(ctx: typer.Context) -> None:
         """List users (tax code and IBAN masked)."""
-        emit(ctx.obj.client("user-manager").get("/users"), ctx.obj.output,
-             ["email", "first_name", "last_name", "telegram_chat_id"] if ctx.obj.output == "table" else None)
+        emit(
+            ctx.obj.client("user-manager").get("/users"),
+            ctx.obj.output,
+            ["email", "first_name", "last_name", "telegram_chat_id"] if ctx.obj.output == "table" else None,
+        )
 
     @users.command("get")
     def users_get(ctx: typer.Context, email: str) -> None:
@@ -119,7 +122,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stored flights of an airport, newest first."""
         result = ctx.obj.client("data-collector").get(f"/flights/{airport}", type=kind, limit=limit, offset=offset)
-        columns = ["icao24", "callsign", "est_departure_airport", "est_arrival_airport", "first_seen", "last_seen", "source"]
+        columns = [
+            "icao24",
+            "callsign",
+            "est_departure_airport",
+            "est_arrival_airport",
+            "first_seen",
+            "last_seen",
+            "source",
+        ]
         emit(result, ctx.obj.output, columns if ctx.obj.output == "table" else None)
 
     @flights.command("average")
@@ -138,7 +149,11 @@ def register(app: typer.Typer) -> None:
         obj: Context = ctx.obj
         _, result = obj.client("data-collector").request("POST", "/collect", headers=_key(None))
         if obj.output == "table":
-            emit(result["airports"], "table", ["airport", "source", "flights_stored", "flight_count", "messages", "error"])
+            emit(
+                result["airports"],
+                "table",
+                ["airport", "source", "flights_stored", "flight_count", "messages", "error"],
+            )
         else:
             emit(result, obj.output)
 

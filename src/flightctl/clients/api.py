@@ -9,7 +9,6 @@ import httpx
 from flightctl.errors import AuthError, FlightctlError, UsageError
 
 
-
 class ApiError(FlightctlError):
     def __init__(self, service: str, status: int, message: str) -> None:
         exit_code = 4 if status == 401 else (2 if status in (400, 413, 422) else 1)
@@ -27,8 +26,15 @@ class ServiceClient:
     def close(self) -> None:
         self._http.close()
 
-    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         try:
             response = self._http.request(method, path, json=json, params=params, headers=headers)
         except httpx.ConnectError:

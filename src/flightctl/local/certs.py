@@ -23,8 +23,12 @@ def make_self_signed(directory: Path, days: int = 365, force: bool = False) -> t
         if existing.not_valid_after_utc > now + datetime.timedelta(days=7):
             return cert_path, key_path
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "flightctl local"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "flightctl local"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
+        ]
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

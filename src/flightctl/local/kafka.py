@@ -6,6 +6,7 @@ import base64
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from flightctl.errors import FlightctlError, PrerequisiteMissing
@@ -24,7 +25,7 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def ensure_jars(progress: callable = print) -> Path:  # type: ignore[valid-type]
+def ensure_jars(progress: Callable[[str], object] = print) -> Path:
     """Resolve the broker's jars with Maven once; later runs reuse them."""
     target = jar_dir()
     if any(target.glob("kafka_2.13-*.jar")):
@@ -32,16 +33,28 @@ def ensure_jars(progress: callable = print) -> Path:  # type: ignore[valid-type]
     if shutil.which("mvn") is None:
         raise PrerequisiteMissing("Maven (mvn) is needed to fetch Apache Kafka; install it: apt-get install -y maven")
     if shutil.which("java") is None:
-        raise PrerequisiteMissing("Java 17+ is needed to run Apache Kafka; install it: apt-get install -y openjdk-17-jre-headless")
+        raise PrerequisiteMissing(
+            "Java 17+ is needed to run Apache Kafka; install it: apt-get install -y openjdk-17-jre-headless"
+        )
     if not POM.exists():
         raise FlightctlError(f"{POM} is missing; run flightctl from a checkout of the project")
     progress(f"fetching Apache Kafka {KAFKA_VERSION} jars with Maven into {target} (once)")
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     result = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={partial}", "-DincludeScope=runtime"],
-        capture_output=True, text=True, check=False,
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={partial}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise FlightctlError("Maven could not fetch Kafka: " + (result.stdout + result.stderr).strip()[-400:])
@@ -117,8 +130,12 @@ def format_storage(home: Home, state: State, properties: Path) -> None:
     if (config_dir(home) / "data" / "meta.properties").exists():
         return
     result = subprocess.run(
-        java_command(home, "kafka.tools.StorageTool", "format", "-t", state.kafka_cluster_id, "-c", str(properties), heap="256m"),
-        capture_output=True, text=True, check=False,
+        java_command(
+            home, "kafka.tools.StorageTool", "format", "-t", state.kafka_cluster_id, "-c", str(properties), heap="256m"
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise FlightctlError("Kafka storage format failed: " + (result.stdout + result.stderr).strip()[-400:])

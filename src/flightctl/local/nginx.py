@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
-import re
 
 from flightctl.errors import PrerequisiteMissing
 from flightctl.local.layout import Home, State
@@ -68,4 +68,14 @@ def fill(template: str, **values: object) -> str:
 
 
 def command(home: Home, conf: Path) -> list[str]:
-    return [binary(), "-p", str(home.path("nginx")), "-c", str(conf), "-e", str(home.logs / "nginx-error.log"), "-g", "daemon off;"]
+    return [
+        binary(),
+        "-p",
+        str(home.path("nginx")),
+        "-c",
+        str(conf),
+        "-e",
+        str(home.logs / "nginx-error.log"),
+        "-g",
+        "daemon off;",
+    ]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from flightctl.errors import FlightctlError
-from flightctl.local import certs, kafka, nginx, postgres, prometheus, proc, services
+from flightctl.local import certs, kafka, nginx, postgres, proc, prometheus, services
 from flightctl.local.layout import DEFAULT_PORT_BASE, SERVICES, Home, State, port_in_use
 
 Progress = Callable[[str], None]
@@ -112,10 +112,14 @@ class LocalPlatform:
         busy = [f"{name} ({port})" for name, port in state.ports.all().items() if port_in_use(port)]
         if busy:
             raise FlightctlError(
-                "ports already in use: " + ", ".join(busy) + "; choose another range with --port-base or FLIGHTCTL_PORT_BASE"
+                "ports already in use: "
+                + ", ".join(busy)
+                + "; choose another range with --port-base or FLIGHTCTL_PORT_BASE"
             )
 
-    def _ensure(self, name: str, command: list[str], env: Mapping[str, str], fingerprint: str = "", match: str | None = None) -> None:
+    def _ensure(
+        self, name: str, command: list[str], env: Mapping[str, str], fingerprint: str = "", match: str | None = None
+    ) -> None:
         running = proc.find(self.home.run, name)
         if running is not None:
             if running.fingerprint == fingerprint:
@@ -162,7 +166,9 @@ class LocalPlatform:
                     break
                 if time.monotonic() > deadline:
                     name = sorted(pending)[0]
-                    self._failed(name, f"not healthy after {timeout:.0f}s (still waiting for: {', '.join(sorted(pending))})")
+                    self._failed(
+                        name, f"not healthy after {timeout:.0f}s (still waiting for: {', '.join(sorted(pending))})"
+                    )
                 time.sleep(0.25)
         if not proc.wait_until(lambda: port_in_use(state.ports.gateway_https), 15):
             self._failed("gateway", "is not listening")

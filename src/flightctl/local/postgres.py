@@ -87,8 +87,18 @@ def init(home: Home, state: State) -> bool:
     _hand_over(password_file)
     try:
         _run(
-            [bin_path("initdb"), "-D", str(directory), "-U", SUPERUSER, "--auth=scram-sha-256",
-             f"--pwfile={password_file}", "-E", "UTF8", "--locale=C.UTF-8"],
+            [
+                bin_path("initdb"),
+                "-D",
+                str(directory),
+                "-U",
+                SUPERUSER,
+                "--auth=scram-sha-256",
+                f"--pwfile={password_file}",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
             "initdb",
         )
     finally:
@@ -127,8 +137,19 @@ def start(home: Home, state: State) -> None:
     log.touch()
     _hand_over(log)
     _run(
-        [bin_path("pg_ctl"), "-D", str(data_dir(home)), "-l", str(log), "-w", "-t", "60",
-         "-o", f"-p {state.ports.postgres}", "start"],
+        [
+            bin_path("pg_ctl"),
+            "-D",
+            str(data_dir(home)),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {state.ports.postgres}",
+            "start",
+        ],
         "start",
     )
 
@@ -143,7 +164,14 @@ def stop(home: Home) -> bool:
 def create_databases(state: State) -> None:
     import psycopg
 
-    conninfo = f"host=127.0.0.1 port={state.ports.postgres} user={SUPERUSER} password={state.postgres_password} dbname=postgres connect_timeout=5"
+    conninfo = psycopg.conninfo.make_conninfo(
+        host="127.0.0.1",
+        port=state.ports.postgres,
+        user=SUPERUSER,
+        password=state.postgres_password,
+        dbname="postgres",
+        connect_timeout=5,
+    )
     with psycopg.connect(conninfo, autocommit=True) as connection:
         existing = {row[0] for row in connection.execute("SELECT datname FROM pg_database")}
         for name in DATABASES.values():
