@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from flightctl.local.proc import wait_until
 from tests.conftest import Platform
 
 
@@ -81,12 +82,7 @@ def test_deleting_a_user_removes_their_interests(platform: Platform) -> None:
         assert collector.post("/interests", json={"email": body["email"], "airport_code": "LICC"}).status_code == 201
         deleted = users.delete(f"/users/{body['email']}", headers={"Idempotency-Key": str(uuid.uuid4())})
         assert deleted.status_code == 200 and deleted.json() == {"message": "User deleted successfully"}
-        deadline = 10.0
-        import time
-
-        end = time.monotonic() + deadline
-        while collector.get(f"/interests/{body['email']}").json()["interests"] and time.monotonic() < end:
-            time.sleep(0.2)
+        wait_until(lambda: not collector.get(f"/interests/{body['email']}").json()["interests"], timeout=10)
         assert collector.get(f"/interests/{body['email']}").json()["interests"] == []
 
 

@@ -19,8 +19,7 @@ import pytest
 from .kube import Manifest, env_of, find, find_prefixed, pod_spec, rendered
 
 BASH = shutil.which("bash")
-
-pytestmark = pytest.mark.skipif(BASH is None, reason="the scripts are bash scripts")
+assert BASH is not None, "bash is required: the container scripts are bash scripts"
 
 RECORDING_STUB = """#!/bin/bash
 echo "$(basename "$0") $*" >> "{log}"
