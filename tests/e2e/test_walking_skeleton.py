@@ -10,18 +10,9 @@ import uuid
 
 import httpx
 
+from flightctl.local.proc import wait_until
 from tests.conftest import Platform
 from tests.fakes.opensky import make_flight
-
-
-def _wait_for(condition, timeout: float, interval: float = 0.2):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    return condition()
 
 
 def test_one_breach_reaches_telegram_once(platform: Platform) -> None:
@@ -70,7 +61,12 @@ def test_one_breach_reaches_telegram_once(platform: Platform) -> None:
 
         # The delivery is logged by the notifier.
         with platform.client("alert-notifier") as notifier:
-            log = _wait_for(lambda: notifier.get("/notifications", params={"email": email}).json(), 5)
+
+            def deliveries() -> list[dict[str, object]]:
+                return notifier.get("/notifications", params={"email": email}).json()
+
+            assert wait_until(lambda: bool(deliveries()), timeout=5), "the delivery was not logged"
+            log = deliveries()
         assert [d["status"] for d in log] == ["sent"]
         assert log[0]["chat_id"] == chat_id
 
