@@ -45,6 +45,14 @@ class Platform:
     def flightctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_flightctl(self.env, *args, check=check)
 
+    def stop(self, *components: str) -> None:
+        """Stop single components; `restore()` (or the next `up`) starts them again."""
+        self.flightctl("down", "--local", *components)
+
+    def restore(self) -> None:
+        """Start whatever is not running and wait until everything is healthy again."""
+        run_flightctl(self.env, "up", "--local", "--timeout", "240", timeout=600)
+
 
 def run_flightctl(
     env: dict[str, str], *args: str, check: bool = True, timeout: float = 300

@@ -44,12 +44,17 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         local: Annotated[bool, typer.Option("--local")] = False,
         purge: Annotated[bool, typer.Option("--purge", help="also delete all data")] = False,
+        components: Annotated[
+            list[str] | None, typer.Argument(help="stop only these (e.g. data-collector); `up` restarts them")
+        ] = None,
     ) -> None:
-        """Stop every process the platform started (data is kept unless --purge)."""
+        """Stop every process the platform started (data is kept unless --purge), or only the named ones."""
         obj: Context = ctx.obj
         if local:
             obj.context = "local"
-        stopped = _platform(obj).down(purge)
+        if purge and components:
+            raise UsageError("--purge removes all data; it cannot be combined with component names")
+        stopped = _platform(obj).down(purge, components or ())
         typer.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}", err=True)
 
     @app.command()

@@ -8,14 +8,14 @@ import secrets
 import shutil
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from flightctl.errors import FlightctlError
+from flightctl.errors import FlightctlError, UsageError
 from flightctl.local import certs, kafka, nginx, postgres, proc, prometheus, services
 from flightctl.local.layout import DEFAULT_PORT_BASE, SERVICES, Home, State, port_in_use
 
@@ -176,7 +176,9 @@ class LocalPlatform:
             self._failed("prometheus", "is not listening")
 
     # -- down -------------------------------------------------------------------------------
-    def down(self, purge: bool = False) -> list[str]:
+    def down(self, purge: bool = False, only: Sequence[str] = ()) -> list[str]:
+        if only:
+            return self._stop_components(only)
         stopped = []
         for name in ("gateway", *reversed(SERVICES)):
             if proc.stop(self.home.run, name, sig=signal.SIGQUIT if name == "gateway" else signal.SIGTERM):
@@ -194,6 +196,24 @@ class LocalPlatform:
                 shutil.rmtree(self.home.path(sub), ignore_errors=True)
             self.home.state_file.unlink(missing_ok=True)
             self.progress(f"purged {self.home.root}")
+        return stopped
+
+    def _stop_components(self, names: Sequence[str]) -> list[str]:
+        """Stop single components (`flightctl down --local data-collector`); `up` starts them again."""
+        known = ("gateway", *SERVICES, "prometheus", "kafka", "postgres")
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise UsageError(f"unknown component {', '.join(unknown)}; choose from {', '.join(known)}")
+        stopped = []
+        for name in names:
+            if name == "postgres":
+                done = postgres.stop(self.home)
+            else:
+                sig = signal.SIGQUIT if name == "gateway" else signal.SIGTERM
+                done = proc.stop(self.home.run, name, timeout=30, sig=sig)
+            if done:
+                stopped.append(name)
+                self.progress(f"stopped {name}")
         return stopped
 
     # -- status -----------------------------------------------------------------------------
