@@ -45,6 +45,15 @@ class Platform:
     def flightctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_flightctl(self.env, *args, check=check)
 
+    def database_url(self, service: str) -> str:
+        """The SQLAlchemy URL of a service's own database in this platform's PostgreSQL."""
+        from flightctl.local import postgres
+        from flightctl.local.layout import Home
+
+        state = Home(self.home).load_state()
+        assert state is not None, "the platform has no state file"
+        return postgres.url(state, postgres.DATABASES[service])
+
     def stop(self, *components: str) -> None:
         """Stop single components; `restore()` (or the next `up`) starts them again."""
         self.flightctl("down", "--local", *components)
@@ -103,6 +112,11 @@ def platform(opensky: FakeOpenSky, telegram: FakeTelegram) -> Iterator[Platform]
         yield Platform(home=home, env=env, status=status, token=token, opensky=opensky, telegram=telegram)
     finally:
         down = run_flightctl(env, "down", "--local", "--purge", check=False)
+        if down.returncode != 0:  # still stop everything, in-process, so that no process outlives the session
+            from flightctl.local.layout import Home
+            from flightctl.local.platform import LocalPlatform
+
+            LocalPlatform(Home(home)).down(purge=True)
         shutil.rmtree(home, ignore_errors=True)
     # `down` stops exactly what `up` started: no process left, no port held.
     from flightctl.local.layout import Ports, port_in_use

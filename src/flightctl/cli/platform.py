@@ -1,11 +1,11 @@
-"""Platform lifecycle: up, down, status, logs, certs, auth token."""
+"""Platform lifecycle: up, down, status, logs, certs, auth token, port-forward."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,10 +13,43 @@ from flightctl.cli.context import FLIGHTCTL_PORT_BASE, Context
 from flightctl.cli.output import emit
 from flightctl.errors import FlightctlError, UsageError
 
+if TYPE_CHECKING:
+    from flightctl.kind.platform import KindPlatform
+    from flightctl.kind.runner import Runner
+    from flightctl.local.platform import LocalPlatform
 
-def _platform(ctx: Context):  # type: ignore[no-untyped-def]
-    if ctx.context != "local":
-        raise FlightctlError("the kind context is not available yet; use --local / --context local")
+LOCAL_TIMEOUT = 180.0
+KIND_TIMEOUT = 600.0
+
+
+def _kind_runner() -> Runner:
+    """The runner for docker, kind and kubectl (tests replace this function)."""
+    from flightctl.kind.runner import SubprocessRunner
+
+    return SubprocessRunner()
+
+
+def _choose(ctx: Context, local: bool, kind: bool) -> None:
+    """--local / --kind on the command override the global --context."""
+    if local and kind:
+        raise UsageError("--local and --kind exclude each other")
+    if local:
+        ctx.context = "local"
+    elif kind:
+        ctx.context = "kind"
+
+
+def _platform(ctx: Context) -> LocalPlatform | KindPlatform:
+    return _kind(ctx) if ctx.context == "kind" else _local(ctx)
+
+
+def _kind(ctx: Context, dry_run: bool = False) -> KindPlatform:
+    from flightctl.kind.platform import KindPlatform
+
+    return KindPlatform(ctx.home, _kind_runner(), ctx.progress, dry_run=dry_run, echo=typer.echo)
+
+
+def _local(ctx: Context) -> LocalPlatform:
     from flightctl.local.platform import LocalPlatform
 
     return LocalPlatform(ctx.home, ctx.progress)
@@ -27,34 +60,68 @@ def register(app: typer.Typer) -> None:
     def up(
         ctx: typer.Context,
         local: Annotated[bool, typer.Option("--local", help="run everything as local processes")] = False,
+        kind: Annotated[bool, typer.Option("--kind", help="run on a Kind cluster (as --context kind)")] = False,
+        multi_node: Annotated[
+            bool, typer.Option("--multi-node", help="kind: 1 control plane + 2 workers, replicated services")
+        ] = False,
+        ingress: Annotated[
+            bool, typer.Option("--ingress/--no-ingress", help="kind: install ingress-nginx (https://127.0.0.1/...)")
+        ] = True,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="kind: print every command in order, run none (implies --kind)")
+        ] = False,
         port_base: Annotated[
-            int | None, typer.Option("--port-base", envvar=FLIGHTCTL_PORT_BASE, help="first port of the range")
+            int | None, typer.Option("--port-base", envvar=FLIGHTCTL_PORT_BASE, help="local: first port of the range")
         ] = None,
-        timeout: Annotated[float, typer.Option(help="seconds to wait for health")] = 180.0,
+        timeout: Annotated[
+            float | None,
+            typer.Option(
+                help=f"seconds to wait for health (local {LOCAL_TIMEOUT:.0f}, kind per workload {KIND_TIMEOUT:.0f})"
+            ),
+        ] = None,
     ) -> None:
         """Bring the platform up and wait until every component is healthy."""
         obj: Context = ctx.obj
-        if local:
-            obj.context = "local"
-        status = _platform(obj).up(os.environ, Path.cwd(), port_base, timeout)
+        _choose(obj, local, kind or multi_node or (dry_run and not local))
+        if obj.context == "kind":
+            status = _kind(obj, dry_run).up(
+                os.environ, Path.cwd(), multi_node=multi_node, ingress=ingress, timeout=timeout or KIND_TIMEOUT
+            )
+            if dry_run:
+                return
+        else:
+            if dry_run or multi_node or not ingress:
+                raise UsageError("--dry-run, --multi-node and --no-ingress apply to the kind cluster only")
+            status = _local(obj).up(os.environ, Path.cwd(), port_base, timeout or LOCAL_TIMEOUT)
         emit(status if obj.output != "table" else _summary(status), obj.output)
 
     @app.command()
     def down(
         ctx: typer.Context,
         local: Annotated[bool, typer.Option("--local")] = False,
+        kind: Annotated[bool, typer.Option("--kind", help="delete the Kind cluster (as --context kind)")] = False,
         purge: Annotated[bool, typer.Option("--purge", help="also delete all data")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="kind: print the commands, run none")] = False,
         components: Annotated[
             list[str] | None, typer.Argument(help="stop only these (e.g. data-collector); `up` restarts them")
         ] = None,
     ) -> None:
-        """Stop every process the platform started (data is kept unless --purge), or only the named ones."""
+        """Stop every process the platform started (data is kept unless --purge), or only the named ones.
+        With --kind: stop the port-forwards and delete the cluster (its volumes go with it)."""
         obj: Context = ctx.obj
-        if local:
-            obj.context = "local"
+        _choose(obj, local, kind or (dry_run and not local))
         if purge and components:
             raise UsageError("--purge removes all data; it cannot be combined with component names")
-        stopped = _platform(obj).down(purge, components or ())
+        if obj.context == "kind":
+            if components:
+                raise UsageError("the kind cluster is deleted as a whole; scale a workload with kubectl instead")
+            stopped = _kind(obj, dry_run).down(purge)
+            if dry_run:
+                return
+        else:
+            if dry_run:
+                raise UsageError("--dry-run applies to the kind cluster only")
+            stopped = _local(obj).down(purge, components or ())
         typer.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}", err=True)
 
     @app.command()
@@ -104,17 +171,63 @@ def register(app: typer.Typer) -> None:
         typer.echo(token)
 
     app.add_typer(auth, name="auth")
+    app.add_typer(_port_forward(), name="port-forward")
+
+
+def _port_forward() -> typer.Typer:
+    forward = typer.Typer(
+        help="kind: forward a local port on 127.0.0.1 to a service of the cluster (kubectl port-forward).",
+        no_args_is_help=True,
+    )
+
+    @forward.command("start")
+    def start(
+        ctx: typer.Context,
+        service: Annotated[str, typer.Argument(help="a service, or prometheus")],
+        port: Annotated[int | None, typer.Option("--port", help="local port (default: a free one)")] = None,
+    ) -> None:
+        """Start forwarding in the background; the CLI then talks to the service through it."""
+        from flightctl.kind import portforward
+
+        result = portforward.start(ctx.obj.home, _kind_runner(), service, port)
+        ctx.obj.progress(f"{service} is forwarded to {result.url} (pid {result.pid})")
+        emit(result.as_dict(), ctx.obj.output)
+
+    @forward.command("list")
+    def list_(ctx: typer.Context) -> None:
+        """The running forwards."""
+        from flightctl.kind import portforward
+
+        rows = [f.as_dict() for f in portforward.listing(ctx.obj.home)]
+        emit(rows, ctx.obj.output, columns=("service", "url", "pid"))
+
+    @forward.command("stop")
+    def stop(
+        ctx: typer.Context,
+        services: Annotated[list[str] | None, typer.Argument(help="the services to stop (default: all)")] = None,
+    ) -> None:
+        """Stop forwards."""
+        from flightctl.kind import portforward
+
+        if services:
+            stopped = [name for name in services if portforward.stop(ctx.obj.home, name)]
+        else:
+            stopped = portforward.stop_all(ctx.obj.home)
+        typer.echo(f"stopped: {', '.join(stopped) if stopped else 'no forward was running'}", err=True)
+
+    return forward
 
 
 def _summary(status: dict) -> str:  # type: ignore[type-arg]
     lines = [
+        *([f"cluster     kind {status['cluster']}"] if "cluster" in status else []),
         f"gateway     {status['gateway']}  (http {status['gateway_http']})",
-        f"prometheus  {status['prometheus']}",
+        f"prometheus  {status['prometheus'] or '- (flightctl port-forward start prometheus)'}",
         f"kafka       {status['kafka']}",
         f"postgres    {status.get('postgres', '-')}",
         "",
         f"{'SERVICE':<22}{'URL':<28}HEALTHY",
     ]
     for name, info in status["services"].items():
-        lines.append(f"{name:<22}{info['url']:<28}{'yes' if info['healthy'] else 'NO'}")
+        lines.append(f"{name:<22}{info['url'] or '-':<28}{'yes' if info['healthy'] else 'NO'}")
     return "\n".join(lines)

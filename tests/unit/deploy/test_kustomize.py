@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +121,43 @@ def test_vendored_ingress_nginx_kustomization_patches_the_controller(tmp_path: P
     assert controller["spec"]["template"]["spec"]["containers"][0]["args"][-1] == (
         "--default-ssl-certificate=flightctl/flightctl-tls"
     )
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_vendored_ingress_nginx_builds_and_validates(version: str) -> None:
+    for manifest in kustomize(KUBERNETES_DIR / "vendor" / "ingress-nginx"):
+        _validate(manifest, version)
+
+
+def test_vendored_ingress_nginx_runs_where_kind_publishes_80_and_443() -> None:
+    objects = kustomize(KUBERNETES_DIR / "vendor" / "ingress-nginx")
+    kinds = {(m["kind"], m["metadata"]["name"]) for m in objects}
+    assert {
+        ("Namespace", "ingress-nginx"),
+        ("IngressClass", "nginx"),
+        ("ValidatingWebhookConfiguration", "ingress-nginx-admission"),
+        ("Job", "ingress-nginx-admission-create"),
+        ("Job", "ingress-nginx-admission-patch"),
+        ("Service", "ingress-nginx-controller-admission"),
+    } <= kinds
+    controller = next(m for m in objects if m["kind"] == "Deployment")
+    spec = controller["spec"]["template"]["spec"]
+    assert spec["nodeSelector"]["ingress-ready"] == "true"
+    assert {t["key"] for t in spec["tolerations"]} >= {"node-role.kubernetes.io/control-plane"}
+    (container,) = spec["containers"]
+    assert container["image"] == "registry.k8s.io/ingress-nginx/controller:v1.13.3"
+    host_ports = {p["containerPort"]: p.get("hostPort") for p in container["ports"]}
+    assert host_ports[80] == 80 and host_ports[443] == 443
+    assert "--ingress-class=nginx" in container["args"]
+    assert container["args"][-1] == "--default-ssl-certificate=flightctl/flightctl-tls"
+    # The namespace the gateway NetworkPolicies admit traffic from.
+    namespace = next(m for m in objects if m["kind"] == "Namespace")
+    assert namespace["metadata"]["name"] == "ingress-nginx"
+    ingress_class = next(m for m in objects if m["kind"] == "IngressClass")
+    assert ingress_class["spec"]["controller"] == "k8s.io/ingress-nginx"
+    webhook = next(m for m in objects if m["kind"] == "ValidatingWebhookConfiguration")
+    service = webhook["webhooks"][0]["clientConfig"]["service"]
+    assert (service["namespace"], service["name"]) == ("ingress-nginx", "ingress-nginx-controller-admission")
+    for job in (m for m in objects if m["kind"] == "Job"):
+        (certgen,) = job["spec"]["template"]["spec"]["containers"]
+        assert re.fullmatch(r"registry\.k8s\.io/ingress-nginx/kube-webhook-certgen:v\d+\.\d+\.\d+", certgen["image"])

@@ -11,6 +11,7 @@ import yaml
 
 from .kube import (
     KUBERNETES_DIR,
+    REPO_ROOT,
     Manifest,
     all_containers,
     env_of,
@@ -23,7 +24,19 @@ from .kube import (
 
 SERVICES = ("user-manager", "data-collector", "alert-system", "alert-notifier", "sla-breach-detector")
 STATELESS = ("user-manager", "data-collector", "alert-system", "alert-notifier")
+GRPC_SERVERS = ("user-manager", "data-collector")
 SECRET_NAME = "flightctl-secrets"
+# Idle RSS in MiB, measured on the local platform (`flightctl up --local`, ps -o rss).
+MEASURED_IDLE_RSS_MIB = {
+    ("Deployment", "user-manager"): 95,
+    ("Deployment", "data-collector"): 136,
+    ("Deployment", "alert-system"): 87,
+    ("Deployment", "alert-notifier"): 121,
+    ("Deployment", "sla-breach-detector"): 50,
+    ("StatefulSet", "kafka"): 401,
+    ("Deployment", "prometheus"): 46,
+    ("StatefulSet", "postgres"): 31,
+}
 SECRET_LIKE = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|PRIVATE_KEY|API_KEY", re.IGNORECASE)
 
 # The uid each image runs as: ours, and the one the upstream image defines for its user.
@@ -67,7 +80,15 @@ def test_long_running_containers_have_probes(manifests: list[Manifest]) -> None:
 def test_service_probes_follow_the_contract(manifests: list[Manifest]) -> None:
     for name in SERVICES:
         (container,) = pod_spec(find(manifests, "Deployment", name))["containers"]
-        assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+        if name in GRPC_SERVERS:
+            assert container["readinessProbe"] == {
+                "grpc": {"port": 50051},
+                "periodSeconds": 10,
+                "timeoutSeconds": 3,
+                "failureThreshold": 3,
+            }, "exactly one probe handler: the gRPC one replaces /health"
+        else:
+            assert container["readinessProbe"]["httpGet"]["path"] == "/health"
         assert container["livenessProbe"]["httpGet"]["path"] == "/ping"
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports["http"] == 8080
@@ -75,10 +96,60 @@ def test_service_probes_follow_the_contract(manifests: list[Manifest]) -> None:
         assert env["HTTP_PORT"]["value"] == "8080"
         assert env["HTTP_HOST"]["value"] == "0.0.0.0"
         assert env["LOG_FORMAT"]["value"] == "json"
-    for name in ("user-manager", "data-collector"):
+    for name in GRPC_SERVERS:
         (container,) = pod_spec(find(manifests, "Deployment", name))["containers"]
         assert container["startupProbe"]["grpc"]["port"] == 50051
         assert {p["name"]: p["containerPort"] for p in container["ports"]}["grpc"] == 50051
+        assert env_of(container)["GRPC_PORT"]["value"] == "50051"
+
+
+def _readiness_dependencies(manifests: list[Manifest]) -> dict[str, set[str]]:
+    """Which services a service's readiness waits for. /health checks every gRPC peer named
+    by a *_GRPC_TARGET variable (services/*/app.py), and a peer is reachable through its
+    Service only once it is Ready; a gRPC readiness probe checks the pod's own server only."""
+    dependencies: dict[str, set[str]] = {}
+    for name in SERVICES:
+        (container,) = pod_spec(find(manifests, "Deployment", name))["containers"]
+        probe = container["readinessProbe"]
+        if probe.get("httpGet", {}).get("path") == "/health":
+            dependencies[name] = {
+                entry["value"].split(":")[0]
+                for variable, entry in env_of(container).items()
+                if variable.endswith("_GRPC_TARGET")
+            }
+        else:
+            assert "grpc" in probe and "httpGet" not in probe, name
+            dependencies[name] = set()
+    return dependencies
+
+
+def test_readiness_has_no_cycle(manifests: list[Manifest]) -> None:
+    """No two services wait for each other to become Ready (neither would, on a first start)."""
+    dependencies = _readiness_dependencies(manifests)
+
+    def reaches(start: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
+        return any(
+            peer == goal or (peer not in seen and reaches(peer, goal, seen | {peer})) for peer in dependencies[start]
+        )
+
+    for name in SERVICES:
+        assert not reaches(name, name), f"{name}'s readiness waits for itself through {dependencies[name]}"
+    # alert-notifier still waits for user-manager (one way: no deadlock).
+    assert dependencies["alert-notifier"] == {"user-manager"}
+
+
+def test_the_cycle_check_detects_health_based_readiness_on_both_grpc_servers() -> None:
+    """The check above is not vacuous: with /health readiness on both gRPC servers (the
+    manifests before the fix) it finds the cycle."""
+    import copy
+
+    manifests = copy.deepcopy(rendered("kind"))
+    for name in GRPC_SERVERS:
+        (container,) = pod_spec(find(manifests, "Deployment", name))["containers"]
+        container["readinessProbe"] = {"httpGet": {"path": "/health", "port": "http"}}
+    dependencies = _readiness_dependencies(manifests)
+    assert dependencies["user-manager"] == {"data-collector"}
+    assert dependencies["data-collector"] == {"user-manager"}
 
 
 def test_every_container_has_requests_and_limits(manifests: list[Manifest]) -> None:
@@ -92,13 +163,27 @@ def test_every_container_has_requests_and_limits(manifests: list[Manifest]) -> N
                     )
 
 
-def test_python_services_start_from_the_agreed_resources(manifests: list[Manifest]) -> None:
+def _mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * factor
+    raise AssertionError(f"unexpected memory quantity {quantity}")
+
+
+def test_memory_is_sized_from_the_measured_idle_rss(manifests: list[Manifest]) -> None:
+    """Request at least 1.2 x the idle RSS (so the scheduler reserves what a started pod
+    uses), limit at least 2 x (room for load before an OOM kill), request <= limit."""
+    for (kind, name), idle in MEASURED_IDLE_RSS_MIB.items():
+        container = next(c for c in pod_spec(find(manifests, kind, name))["containers"])
+        memory = {bound: _mebibytes(container["resources"][bound]["memory"]) for bound in ("requests", "limits")}
+        assert memory["requests"] >= 1.2 * idle, f"{name}: request {memory['requests']} MiB for {idle} MiB idle"
+        assert memory["limits"] >= 2 * idle, f"{name}: limit {memory['limits']} MiB for {idle} MiB idle"
+        assert memory["requests"] <= memory["limits"], name
     for name in SERVICES:
         (container,) = pod_spec(find(manifests, "Deployment", name))["containers"]
-        assert container["resources"] == {
-            "requests": {"cpu": "50m", "memory": "96Mi"},
-            "limits": {"cpu": "500m", "memory": "256Mi"},
-        }
+        assert container["resources"]["requests"]["cpu"] == "50m"
+        assert container["resources"]["limits"]["cpu"] == "500m"
 
 
 def test_every_container_runs_restricted(manifests: list[Manifest]) -> None:
@@ -238,17 +323,22 @@ def test_sla_config_lives_on_a_persistent_volume_seeded_once(manifests: list[Man
     find(manifests, "PersistentVolumeClaim", claim)
     (seed,) = pod["initContainers"]
     assert env_of(seed)["SLA_CONFIG_PATH"]["value"] == config_path
+    assert seed["image"] == pod["containers"][0]["image"], "the seed reads the default packaged in the same image"
     assert '[ ! -f "$SLA_CONFIG_PATH" ]' in seed["command"][-1], "the seed must never overwrite a stored config"
-    seed_config = yaml.safe_load(find_prefixed(manifests, "ConfigMap", "sla-default-config")["data"]["config.yaml"])
+    # The default config is described once, in the service package: no copy in the manifests.
+    assert not [m for m in manifests if m["kind"] == "ConfigMap" and m["metadata"]["name"].startswith("sla-")]
+    assert "default_config.yaml" in seed["command"][-1]
+
+
+def test_packaged_sla_default_checks_slowly_enough_for_the_cluster_scrape_interval(manifests: list[Manifest]) -> None:
+    """SPEC section 4: settings.t_check >= 5 * T_scrape, with the cluster's Prometheus."""
+    default = yaml.safe_load((REPO_ROOT / "services" / "sla_breach_detector" / "default_config.yaml").read_text())
     scrape_interval = yaml.safe_load(
         find_prefixed(manifests, "ConfigMap", "prometheus-config")["data"]["prometheus.yml"]
     )["global"]["scrape_interval"]
-    assert scrape_interval == "10s"
-    assert seed_config["settings"]["t_check"] >= 5 * 10
-    for metric in seed_config["metrics"]:
-        assert set(metric) == {"name", "type", "query", "min", "max"}
-        assert metric["type"] == "gauge"
-        assert metric["min"] <= metric["max"]
+    match = re.fullmatch(r"(\d+)s", scrape_interval)
+    assert match is not None, scrape_interval
+    assert default["settings"]["t_check"] >= 5 * int(match.group(1))
 
 
 def test_prometheus_scrapes_annotated_flightctl_pods(manifests: list[Manifest]) -> None:

@@ -170,3 +170,34 @@ def test_postgres_init_creates_one_database_and_role_per_service(tmp_path: Path)
     mount = next(m for m in container["volumeMounts"] if m["name"] == "initdb")
     assert mount["mountPath"] == "/docker-entrypoint-initdb.d"
     assert init_volume["configMap"]["defaultMode"] & 0o111, "executable, so the entrypoint runs it in a subshell"
+
+
+def test_sla_seed_copies_the_packaged_default_once(tmp_path: Path) -> None:
+    """The init container writes the service's packaged default config when no config is
+    stored yet, and leaves a stored (accepted) config alone. Run with this checkout's Python,
+    which imports the same package the image installs."""
+    import sys
+
+    from .kube import REPO_ROOT
+
+    pod = pod_spec(find(rendered("kind"), "Deployment", "sla-breach-detector"))
+    (seed,) = pod["initContainers"]
+    config = tmp_path / "sla" / "config.yaml"
+    config.parent.mkdir()
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PYTHONPATH": str(REPO_ROOT),
+        "SLA_CONFIG_PATH": str(config),
+    }
+    first = subprocess.run(seed["command"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert first.returncode == 0, first.stderr
+    assert f"seeded {config}" in first.stdout
+    packaged = REPO_ROOT / "services" / "sla_breach_detector" / "default_config.yaml"
+    assert config.read_text() == packaged.read_text()
+    assert not (tmp_path / "sla" / "config.yaml.seed").exists()
+
+    config.write_text("settings: {t_check: 120}\nmetrics: []\n")
+    second = subprocess.run(seed["command"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert second.returncode == 0, second.stderr
+    assert f"keeping {config}" in second.stdout
+    assert config.read_text() == "settings: {t_check: 120}\nmetrics: []\n"

@@ -1,0 +1,46 @@
+"""Names and places of the cluster mode: the cluster, the kubectl context, and what flightctl
+keeps under $FLIGHTCTL_HOME/kind/ (generated secrets, certificate, port-forwards)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flightctl.errors import FlightctlError
+from flightctl.local.layout import SERVICES, Home
+
+CLUSTER = "flightctl"
+KUBE_CONTEXT = f"kind-{CLUSTER}"
+NAMESPACE = "flightctl"
+IMAGE_TAG = "dev"
+# What `flightctl port-forward` can reach, and the Service port it forwards to.
+FORWARDABLE = {**dict.fromkeys(SERVICES, 8080), "prometheus": 9090}
+
+
+def image(service: str) -> str:
+    return f"flightctl/{service}:{IMAGE_TAG}"
+
+
+def kind_dir(home: Home) -> Path:
+    return home.path("kind")
+
+
+def secrets_file(home: Home) -> Path:
+    """KEY=VALUE lines (0600): the values of the Secret flightctl-secrets."""
+    return kind_dir(home) / "secrets.env"
+
+
+def certs_dir(home: Home) -> Path:
+    return kind_dir(home) / "certs"
+
+
+def forwards_dir(home: Home) -> Path:
+    return kind_dir(home) / "port-forwards"
+
+
+def repo_root() -> Path:
+    """The flightctl checkout whose kubernetes/ and Dockerfile are deployed: the one this
+    package runs from, else the working directory."""
+    for candidate in (Path(__file__).resolve().parents[3], Path.cwd()):
+        if (candidate / "kubernetes" / "kind" / "cluster.yaml").is_file() and (candidate / "Dockerfile").is_file():
+            return candidate
+    raise FlightctlError("kubernetes/ and Dockerfile not found: run flightctl from the flightctl checkout")

@@ -1,0 +1,133 @@
+"""`flightctl port-forward`: `kubectl port-forward` processes on 127.0.0.1, one per service,
+tracked by process id in $FLIGHTCTL_HOME/kind/port-forwards/<service>.json.
+
+A record is trusted only while its process is alive and its command line still matches
+(flightctl.local.proc), so a stale record or a recycled pid is never used or signalled.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flightctl.errors import FlightctlError, PrerequisiteMissing, UsageError
+from flightctl.kind import layout
+from flightctl.kind.runner import Runner
+from flightctl.local import proc
+from flightctl.local.layout import Home, port_in_use
+
+
+@dataclass(frozen=True)
+class Forward:
+    service: str
+    port: int
+    pid: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"service": self.service, "url": self.url, "port": self.port, "pid": self.pid}
+
+
+def command(service: str, port: int) -> list[str]:
+    return [
+        "kubectl",
+        "--context",
+        layout.KUBE_CONTEXT,
+        "-n",
+        layout.NAMESPACE,
+        "port-forward",
+        "--address",
+        "127.0.0.1",
+        f"svc/{service}",
+        f"{port}:{layout.FORWARDABLE[service]}",
+    ]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def active(home: Home, service: str) -> Forward | None:
+    """The recorded forward for ``service`` when its process is still alive, else None (and a
+    stale record is removed)."""
+    run_dir = layout.forwards_dir(home)
+    if proc.find(run_dir, service) is None:
+        return None
+    data = json.loads((run_dir / f"{service}.json").read_text())
+    return Forward(service, int(data["port"]), int(data["pid"]))
+
+
+def listing(home: Home) -> list[Forward]:
+    run_dir = layout.forwards_dir(home)
+    if not run_dir.is_dir():
+        return []
+    found = (active(home, path.stem) for path in sorted(run_dir.glob("*.json")))
+    return [forward for forward in found if forward is not None]
+
+
+def start(
+    home: Home,
+    runner: Runner,
+    service: str,
+    port: int | None = None,
+    *,
+    timeout: float = 15.0,
+) -> Forward:
+    """Start forwarding 127.0.0.1:``port`` (default: a free one) to the service; wait until the
+    port accepts connections. An existing live forward for the service is kept and returned."""
+    if service not in layout.FORWARDABLE:
+        raise UsageError(f"cannot forward {service!r}; choose one of {', '.join(layout.FORWARDABLE)}")
+    existing = active(home, service)
+    if existing is not None:
+        if port is None or port == existing.port:
+            return existing
+        raise UsageError(f"{service} is already forwarded on port {existing.port}; stop it first")
+    local_port = port or free_port()
+    argv = command(service, local_port)
+    if port_in_use(local_port):
+        raise UsageError(f"port {local_port} on 127.0.0.1 is already in use")
+    if runner.which("kubectl") is None:
+        raise PrerequisiteMissing(
+            "kubectl is required for port-forward: install it (https://kubernetes.io/docs/tasks/tools/)"
+        )
+    run_dir = layout.forwards_dir(home)
+    log_file = run_dir / f"{service}.log"
+    started = runner.start(argv, log_file)
+    record = proc.Running(service, started.pid, started.match, "")
+    proc.record(run_dir, record)
+    # Keep the port with the record (proc.find reads pid and match, and ignores the rest).
+    pid_file = run_dir / f"{service}.json"
+    pid_file.write_text(json.dumps({**json.loads(pid_file.read_text()), "port": local_port, "service": service}))
+    # Liveness by pid only here: until the child has exec'ed, its command line is not yet the
+    # one recorded (and it is our own child, so its pid cannot be recycled meanwhile).
+    proc.wait_until(lambda: port_in_use(local_port) or not proc.alive(started.pid), timeout, interval=0.05)
+    if not (proc.alive(started.pid) and port_in_use(local_port)):
+        exited = not proc.alive(started.pid)
+        proc.stop(run_dir, service, timeout=5)
+        pid_file.unlink(missing_ok=True)
+        why = proc.tail(log_file, 5) if exited else f"port {local_port} did not open within {timeout:.0f}s"
+        raise FlightctlError(f"kubectl port-forward for {service} stopped: {why}")
+    return Forward(service, local_port, started.pid)
+
+
+def stop(home: Home, service: str) -> bool:
+    """Stop the service's forward; False when none was running."""
+    return proc.stop(layout.forwards_dir(home), service, timeout=5)
+
+
+def stop_all(home: Home, dry_run: bool = False, echo: Callable[[str], None] = print) -> list[str]:
+    stopped = []
+    for forward in listing(home):
+        if dry_run:
+            echo(f"# stop the port-forward of {forward.service} (pid {forward.pid})")
+            continue
+        if stop(home, forward.service):
+            stopped.append(forward.service)
+    return stopped

@@ -1,0 +1,145 @@
+"""How flightctl runs external commands (docker, kind, kubectl) for the cluster mode.
+
+Everything in ``flightctl.kind`` goes through a :class:`Runner`, so the whole lifecycle can be
+driven in tests by a :class:`RecordingRunner` that records each command and answers from a
+script, without Docker, Kind or a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from flightctl.errors import PrerequisiteMissing
+
+
+@dataclass(frozen=True)
+class Completed:
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass(frozen=True)
+class Started:
+    """A long-running process started in its own session; ``match`` is a part of its command
+    line, so that a recycled pid is never mistaken for it (flightctl.local.proc.alive)."""
+
+    pid: int
+    match: str
+
+
+class Runner(Protocol):
+    def which(self, program: str) -> str | None:
+        """The program's path on PATH, or None."""
+
+    def run(
+        self, argv: Sequence[str], *, input: str | None = None, stream: bool = False, timeout: float | None = None
+    ) -> Completed:
+        """Run to completion. ``stream``: the output goes to flightctl's stderr as it comes
+        (progress), instead of being captured."""
+
+    def start(self, argv: Sequence[str], log_file: Path) -> Started:
+        """Start a long-running process in its own session, output appended to ``log_file``."""
+
+
+class SubprocessRunner:
+    """The real thing."""
+
+    def which(self, program: str) -> str | None:
+        return shutil.which(program)
+
+    def run(
+        self, argv: Sequence[str], *, input: str | None = None, stream: bool = False, timeout: float | None = None
+    ) -> Completed:
+        try:
+            if stream:
+                result = subprocess.run(list(argv), input=input, stdout=2, text=True, timeout=timeout, check=False)
+                return Completed(result.returncode)
+            result = subprocess.run(
+                list(argv), input=input, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except FileNotFoundError:
+            raise PrerequisiteMissing(f"{argv[0]} is not installed (not found on PATH)") from None
+        except subprocess.TimeoutExpired:
+            return Completed(124, "", f"{argv[0]} did not finish within {timeout:.0f}s")
+        return Completed(result.returncode, result.stdout, result.stderr)
+
+    def start(self, argv: Sequence[str], log_file: Path) -> Started:
+        """posix_spawn, not Popen: the process outlives this one (the CLI exits, the forward
+        keeps running), so there is no Popen object to wait for."""
+        program = shutil.which(argv[0])
+        if program is None:
+            raise PrerequisiteMissing(f"{argv[0]} is not installed (not found on PATH)")
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        pid = os.posix_spawn(
+            program,
+            list(argv),
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, str(log_file), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,
+        )
+        return Started(pid, " ".join(argv))
+
+
+@dataclass
+class RecordingRunner:
+    """A scripted stand-in: records every command, answers from ``script``.
+
+    ``script`` maps a command prefix (a tuple of leading arguments) to the result, or to a list
+    of results used one after the other (the last one repeats); the longest matching prefix
+    wins; anything unscripted succeeds with no output. ``programs`` are the programs found on
+    PATH. ``stand_in`` turns a long-running command into the command that really starts (e.g.
+    a Python child that listens on the forwarded port), so that pids and liveness are real.
+    """
+
+    script: dict[tuple[str, ...], Completed | list[Completed]] = field(default_factory=dict)
+    programs: set[str] = field(default_factory=lambda: {"docker", "kind", "kubectl"})
+    stand_in: Callable[[Sequence[str]], list[str]] | None = None
+    calls: list[list[str]] = field(default_factory=list)
+    inputs: list[str | None] = field(default_factory=list)
+    started: list[Started] = field(default_factory=list)
+
+    def which(self, program: str) -> str | None:
+        return f"/usr/bin/{program}" if program in self.programs else None
+
+    def run(
+        self, argv: Sequence[str], *, input: str | None = None, stream: bool = False, timeout: float | None = None
+    ) -> Completed:
+        self.calls.append(list(argv))
+        self.inputs.append(input)
+        matches = [prefix for prefix in self.script if tuple(argv[: len(prefix)]) == prefix]
+        if not matches:
+            return Completed(0)
+        answer = self.script[max(matches, key=len)]
+        if isinstance(answer, list):
+            return answer.pop(0) if len(answer) > 1 else answer[0]
+        return answer
+
+    def start(self, argv: Sequence[str], log_file: Path) -> Started:
+        self.calls.append(list(argv))
+        self.inputs.append(None)
+        if self.stand_in is None:
+            raise AssertionError("RecordingRunner.start needs a stand_in command")
+        started = SubprocessRunner().start(self.stand_in(argv), log_file)
+        self.started.append(started)
+        return started
+
+    def commands(self) -> list[str]:
+        """The recorded commands as shell lines, for readable assertions."""
+        import shlex
+
+        return [shlex.join(call) for call in self.calls]

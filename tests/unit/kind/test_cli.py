@@ -1,0 +1,141 @@
+"""The kind commands through the real CLI (typer's CliRunner), with the RecordingRunner
+behind them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flightctl.cli import platform as cli_platform
+from flightctl.cli.main import app, hoist_global_options
+from flightctl.kind.runner import Completed, RecordingRunner
+from flightctl.local.layout import SERVICES
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def invoke(home: Path, *args: str) -> tuple[int, str, str]:
+    """Exit code, stdout, stderr, as `flightctl` gives them (global options hoisted)."""
+    result = CliRunner().invoke(app, hoist_global_options(["--home", str(home), *args]))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def error_line(stderr: str) -> str:
+    (line,) = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    return line.removeprefix("error: ")
+
+
+@pytest.fixture
+def use_runner(monkeypatch: pytest.MonkeyPatch, runner: RecordingRunner) -> RecordingRunner:
+    monkeypatch.setattr(cli_platform, "_kind_runner", lambda: runner)
+    return runner
+
+
+def test_up_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = RecordingRunner(programs=set())  # not even installed: a dry run still plans
+    monkeypatch.setattr(cli_platform, "_kind_runner", lambda: runner)
+    code, out, err = invoke(tmp_path / "home", "up", "--dry-run", "--multi-node")
+    assert code == 0, err
+    assert runner.calls == []
+    assert not (tmp_path / "home").exists()
+    lines = out.splitlines()
+    commands = [line for line in lines if not line.startswith("#")]
+    assert commands[:3] == [
+        "docker info --format '{{.ServerVersion}}'",
+        "kind get clusters",
+        f"kind create cluster --name flightctl --config {REPO}/kubernetes/kind/cluster-multinode.yaml",
+    ]
+    builds = [line for line in commands if line.startswith("docker build")]
+    assert builds == [f"docker build --target {s} -t flightctl/{s}:dev {REPO}" for s in SERVICES]
+    assert commands[-1] == (
+        "kubectl --context kind-flightctl -n flightctl rollout status deployment/sla-breach-detector --timeout=600s"
+    )
+    assert f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/overlays/kind-multinode" in commands
+    assert any(line.startswith("# write ") and "secrets.env" in line for line in lines)
+    assert "missing prerequisites docker, kind, kubectl" in err, "the plan says what is missing"
+
+
+def test_up_with_missing_kind_exits_5_with_an_install_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = RecordingRunner(programs={"docker", "kubectl"})
+    monkeypatch.setattr(cli_platform, "_kind_runner", lambda: runner)
+    code, _out, err = invoke(tmp_path / "home", "up", "--kind")
+    assert code == 5
+    message = error_line(err)
+    assert "kind" in message and "install kind" in message
+    assert runner.calls == []
+
+
+def test_context_kind_selects_the_cluster(tmp_path: Path, use_runner: RecordingRunner) -> None:
+    use_runner.script[("kind", "get", "clusters")] = Completed(0, "flightctl\n")
+    code, _out, err = invoke(tmp_path / "home", "--context", "kind", "down")
+    assert code == 0, err
+    assert use_runner.commands() == ["kind get clusters", "kind delete cluster --name flightctl"]
+    assert "stopped: kind cluster flightctl" in err
+
+
+def test_a_failed_rollout_exits_1_naming_workload_and_reason(tmp_path: Path, use_runner: RecordingRunner) -> None:
+    use_runner.script[("kubectl", "--context", "kind-flightctl", "-n", "flightctl", "rollout", "status")] = Completed(
+        1, "", "timed out"
+    )
+    use_runner.script[("kubectl", "--context", "kind-flightctl", "-n", "flightctl", "get", "pods")] = Completed(
+        0,
+        json.dumps(
+            {
+                "items": [
+                    {
+                        "metadata": {"name": "postgres-0"},
+                        "status": {
+                            "containerStatuses": [
+                                {
+                                    "name": "postgres",
+                                    "state": {
+                                        "waiting": {
+                                            "reason": "CreateContainerConfigError",
+                                            "message": 'secret "flightctl-secrets" not found',
+                                        }
+                                    },
+                                }
+                            ]
+                        },
+                    }
+                ]
+            }
+        ),
+    )
+    code, _out, err = invoke(tmp_path / "home", "up", "--kind", "--no-ingress", "--timeout", "5")
+    assert code == 1
+    message = error_line(err)
+    assert message.startswith("statefulset/postgres did not become ready within 5s")
+    assert 'CreateContainerConfigError (secret "flightctl-secrets" not found)' in message
+
+
+def test_port_forward_start_list_stop(tmp_path: Path, use_runner: RecordingRunner) -> None:
+    home = tmp_path / "home"
+    code, out, err = invoke(home, "port-forward", "start", "data-collector", "-o", "json")
+    assert code == 0, err
+    started = json.loads(out)
+    assert started["service"] == "data-collector"
+    assert started["url"] == f"http://127.0.0.1:{started['port']}"
+    (process,) = use_runner.started
+    assert started["pid"] == process.pid
+
+    code, out, _err = invoke(home, "port-forward", "list", "-o", "json")
+    assert code == 0
+    assert json.loads(out) == [started]
+
+    code, _out, err = invoke(home, "port-forward", "stop")
+    assert code == 0
+    assert "stopped: data-collector" in err
+    code, out, _err = invoke(home, "port-forward", "list", "-o", "json")
+    assert json.loads(out) == []
+
+
+def test_dry_run_is_for_the_cluster_only(tmp_path: Path) -> None:
+    code, _out, err = invoke(tmp_path / "home", "up", "--local", "--dry-run")
+    assert code == 2
+    assert "kind cluster only" in error_line(err)

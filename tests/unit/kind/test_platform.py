@@ -1,0 +1,268 @@
+"""The kind lifecycle, driven by a RecordingRunner: which commands run, in which order, and
+what happens when a prerequisite is missing, the cluster exists, or a rollout fails."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from flightctl.errors import PREREQUISITE, FlightctlError, PrerequisiteMissing, UsageError
+from flightctl.kind import layout
+from flightctl.kind import secrets as secret_values
+from flightctl.kind.platform import KindPlatform
+from flightctl.kind.runner import Completed, RecordingRunner
+from flightctl.local.layout import SERVICES, Home
+
+REPO = Path(__file__).resolve().parents[3]
+KUBECTL = ["kubectl", "--context", "kind-flightctl"]
+
+
+def platform(home: Home, runner: RecordingRunner, **kwargs: object) -> KindPlatform:
+    return KindPlatform(home, runner, lambda _message: None, repo=REPO, **kwargs)  # type: ignore[arg-type]
+
+
+def index_of(commands: list[str], prefix: str) -> int:
+    matches = [i for i, command in enumerate(commands) if command.startswith(prefix)]
+    assert len(matches) == 1, f"expected one command starting with {prefix!r}, got {matches} in\n" + "\n".join(commands)
+    return matches[0]
+
+
+def test_up_creates_builds_loads_applies_and_waits_in_order(
+    home: Home, runner: RecordingRunner, tmp_path: Path
+) -> None:
+    runner.script[(*KUBECTL, "-n", "flightctl", "create", "secret", "generic")] = Completed(0, "kind: Secret\n")
+    runner.script[(*KUBECTL, "-n", "flightctl", "get", "deployments,statefulsets")] = Completed(0, '{"items": []}')
+    platform(home, runner).up({}, tmp_path, timeout=42)
+    commands = runner.commands()
+
+    order = [
+        "docker info",
+        "kind get clusters",
+        f"kind create cluster --name flightctl --config {REPO}/kubernetes/kind/cluster.yaml",
+    ]
+    for service in SERVICES:
+        order += [
+            f"docker build --target {service} -t flightctl/{service}:dev {REPO}",
+            f"kind load docker-image flightctl/{service}:dev --name flightctl",
+        ]
+    order += [
+        f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/vendor/ingress-nginx",
+        "kubectl --context kind-flightctl -n ingress-nginx rollout status "
+        "deployment/ingress-nginx-controller --timeout=42s",
+        "kubectl --context kind-flightctl -n ingress-nginx wait --for=condition=complete "
+        "job/ingress-nginx-admission-patch --timeout=42s",
+        "kubectl --context kind-flightctl create namespace flightctl --dry-run=client -o yaml",
+        "kubectl --context kind-flightctl -n flightctl create secret generic flightctl-secrets "
+        f"--from-env-file={home.root}/kind/secrets.env --dry-run=client -o yaml",
+        "kubectl --context kind-flightctl -n flightctl create secret tls flightctl-tls "
+        f"--cert={home.root}/kind/certs/gateway.crt --key={home.root}/kind/certs/gateway.key",
+        "kubectl --context kind-flightctl -n flightctl delete job kafka-topics --ignore-not-found",
+        f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/overlays/kind",
+        "kubectl --context kind-flightctl -n flightctl rollout status statefulset/postgres --timeout=42s",
+        "kubectl --context kind-flightctl -n flightctl rollout status statefulset/kafka --timeout=42s",
+        "kubectl --context kind-flightctl -n flightctl wait --for=condition=complete job/kafka-topics --timeout=42s",
+        "kubectl --context kind-flightctl -n flightctl rollout status deployment/prometheus --timeout=42s",
+        "kubectl --context kind-flightctl -n flightctl rollout status deployment/gateway-errors --timeout=42s",
+        *(
+            f"kubectl --context kind-flightctl -n flightctl rollout status deployment/{service} --timeout=42s"
+            for service in SERVICES
+        ),
+    ]
+    positions = [index_of(commands, prefix) for prefix in order]
+    assert positions == sorted(positions), "commands ran out of order"
+    assert not any("rollout restart" in command for command in commands), "a new cluster needs no restart"
+
+    # The generated Secret is piped into kubectl apply, and its values never reach a command line.
+    secret_create = index_of(commands, "kubectl --context kind-flightctl -n flightctl create secret generic")
+    assert runner.calls[secret_create + 1] == [*KUBECTL, "apply", "-f", "-"]
+    assert runner.inputs[secret_create + 1] == "kind: Secret\n"
+    values = secret_values.read(layout.secrets_file(home))
+    assert set(values) == set(secret_values.REQUIRED)
+    assert stat.S_IMODE(layout.secrets_file(home).stat().st_mode) == 0o600
+    for value in values.values():
+        assert not any(value in command for command in commands)
+    assert (home.root / "kind" / "certs" / "gateway.crt").is_file()
+
+
+def test_multi_node_uses_its_cluster_config_and_overlay(home: Home, runner: RecordingRunner, tmp_path: Path) -> None:
+    runner.script[(*KUBECTL, "-n", "flightctl", "get")] = Completed(0, '{"items": []}')
+    platform(home, runner).up({}, tmp_path, multi_node=True, ingress=False)
+    commands = runner.commands()
+    index_of(commands, f"kind create cluster --name flightctl --config {REPO}/kubernetes/kind/cluster-multinode.yaml")
+    index_of(commands, f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/overlays/kind-multinode")
+    assert not any("ingress-nginx" in command for command in commands), "--no-ingress installs no controller"
+
+
+def test_an_existing_cluster_is_reused_and_its_services_restarted(
+    home: Home, runner: RecordingRunner, tmp_path: Path
+) -> None:
+    runner.script[("kind", "get", "clusters")] = Completed(0, "other\nflightctl\n")
+    runner.script[("kind", "get", "nodes")] = Completed(0, "flightctl-control-plane\n")
+    runner.script[(*KUBECTL, "-n", "flightctl", "get")] = Completed(0, '{"items": []}')
+    platform(home, runner).up({}, tmp_path)
+    commands = runner.commands()
+    assert not any(command.startswith("kind create cluster") for command in commands)
+    restart = index_of(commands, "kubectl --context kind-flightctl -n flightctl rollout restart deployment")
+    assert restart > index_of(commands, f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/overlays/kind")
+
+
+def test_an_existing_cluster_of_another_shape_is_refused(home: Home, runner: RecordingRunner, tmp_path: Path) -> None:
+    runner.script[("kind", "get", "clusters")] = Completed(0, "flightctl\n")
+    runner.script[("kind", "get", "nodes")] = Completed(0, "flightctl-control-plane\n")
+    with pytest.raises(UsageError, match="exists with 1 node"):
+        platform(home, runner).up({}, tmp_path, multi_node=True)
+    assert not any(call[:2] == ["docker", "build"] for call in runner.calls)
+
+
+@pytest.mark.parametrize("missing", [{"docker"}, {"kind"}, {"docker", "kind"}])
+def test_missing_docker_or_kind_is_a_prerequisite_error_with_a_hint(
+    home: Home, tmp_path: Path, missing: set[str]
+) -> None:
+    runner = RecordingRunner(programs={"docker", "kind", "kubectl"} - missing)
+    with pytest.raises(PrerequisiteMissing) as error:
+        platform(home, runner).up({}, tmp_path)
+    assert error.value.exit_code == PREREQUISITE == 5
+    for program in missing:
+        assert program in error.value.message
+    assert "install" in error.value.message
+    assert runner.calls == [], "nothing runs when a prerequisite is missing"
+
+
+def test_a_stopped_docker_engine_is_a_prerequisite_error(home: Home, runner: RecordingRunner, tmp_path: Path) -> None:
+    runner.script[("docker", "info")] = Completed(
+        1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"
+    )
+    with pytest.raises(PrerequisiteMissing, match="Cannot connect to the Docker daemon"):
+        platform(home, runner).up({}, tmp_path)
+    assert runner.commands() == ["docker info --format '{{.ServerVersion}}'"]
+
+
+def pods(*statuses: dict[str, object]) -> str:
+    return json.dumps(
+        {"items": [{"metadata": {"name": f"pod-{i}"}, "status": status} for i, status in enumerate(statuses)]}
+    )
+
+
+def test_a_failed_rollout_names_the_workload_and_the_pods_reason(
+    home: Home, runner: RecordingRunner, tmp_path: Path
+) -> None:
+    runner.script[(*KUBECTL, "-n", "flightctl", "rollout", "status", "deployment/data-collector")] = Completed(
+        1, "", 'error: deployment "data-collector" exceeded its progress deadline'
+    )
+    runner.script[(*KUBECTL, "-n", "flightctl", "get", "pods", "-l", "app=data-collector")] = Completed(
+        0,
+        pods(
+            {
+                "containerStatuses": [
+                    {
+                        "name": "server",
+                        "ready": False,
+                        "state": {
+                            "waiting": {
+                                "reason": "ErrImageNeverPull",
+                                "message": 'Container image "flightctl/data-collector:dev" is not present',
+                            }
+                        },
+                    }
+                ]
+            }
+        ),
+    )
+    with pytest.raises(FlightctlError) as error:
+        platform(home, runner).up({}, tmp_path, timeout=30)
+    message = error.value.message
+    assert message.startswith("deployment/data-collector did not become ready within 30s")
+    assert "pod pod-0 container server: ErrImageNeverPull" in message
+    assert "is not present" in message
+    # It stopped there: the services after it were not waited for.
+    assert not any("deployment/alert-system" in command for command in runner.commands())
+
+
+def test_diagnosis_reports_crash_loops_and_unschedulable_pods(home: Home, runner: RecordingRunner) -> None:
+    runner.script[(*KUBECTL, "-n", "flightctl", "get", "pods")] = Completed(
+        0,
+        pods(
+            {
+                "containerStatuses": [
+                    {
+                        "name": "kafka",
+                        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+                        "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+                    }
+                ]
+            },
+            {
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "0/1 nodes are available: 1 Insufficient memory.",
+                    }
+                ]
+            },
+        ),
+    )
+    reason = platform(home, runner).diagnose("statefulset", "kafka", "flightctl")
+    assert "pod pod-0 container kafka: CrashLoopBackOff (back-off 40s), last exit 137 (OOMKilled)" in reason
+    assert "pod pod-1 is not scheduled: Unschedulable (0/1 nodes are available: 1 Insufficient memory.)" in reason
+    assert runner.calls[-1] == [*KUBECTL, "-n", "flightctl", "get", "pods", "-l", "app=kafka", "-o", "json"]
+
+
+def test_dry_run_runs_nothing_and_writes_nothing(home: Home, tmp_path: Path) -> None:
+    runner = RecordingRunner()
+    printed: list[str] = []
+    platform(home, runner, dry_run=True, echo=printed.append).up({}, tmp_path)
+    assert runner.calls == []
+    assert not home.root.exists()
+    assert printed[0] == "docker info --format '{{.ServerVersion}}'"
+    assert printed[1:3] == [
+        "kind get clusters",
+        f"kind create cluster --name flightctl --config {REPO}/kubernetes/kind/cluster.yaml",
+    ]
+    secret = next(line for line in printed if "create secret generic" in line)
+    assert secret.endswith("--dry-run=client -o yaml | kubectl --context kind-flightctl apply -f -")
+
+
+def test_down_deletes_the_cluster_and_purge_removes_the_generated_state(home: Home, runner: RecordingRunner) -> None:
+    layout.kind_dir(home).mkdir(parents=True)
+    secret_values.write(layout.secrets_file(home), {"API_TOKEN": "t"})
+    runner.script[("kind", "get", "clusters")] = Completed(0, "flightctl\n")
+    assert platform(home, runner).down() == ["kind cluster flightctl"]
+    assert runner.commands() == ["kind get clusters", "kind delete cluster --name flightctl"]
+    assert layout.secrets_file(home).exists(), "without --purge the token and passwords are kept"
+
+    runner.script[("kind", "get", "clusters")] = Completed(0, "")
+    assert platform(home, runner).down(purge=True) == []
+    assert runner.commands()[-1] == "kind get clusters", "no cluster: nothing to delete"
+    assert not layout.kind_dir(home).exists()
+
+
+def test_status_reports_readiness_and_urls(home: Home, runner: RecordingRunner) -> None:
+    items = [
+        {"metadata": {"name": "user-manager"}, "spec": {"replicas": 2}, "status": {"readyReplicas": 2}},
+        {"metadata": {"name": "data-collector"}, "spec": {"replicas": 2}, "status": {"readyReplicas": 1}},
+        {"metadata": {"name": "kafka"}, "spec": {"replicas": 1}, "status": {"readyReplicas": 1}},
+    ]
+    runner.script[(*KUBECTL, "-n", "flightctl", "get", "deployments,statefulsets")] = Completed(
+        0, json.dumps({"items": items})
+    )
+    status = platform(home, runner).status()
+    assert status["mode"] == "kind"
+    assert status["services"]["user-manager"] == {
+        "url": "https://127.0.0.1/user-manager",
+        "gateway_url": "https://127.0.0.1/user-manager",
+        "healthy": True,
+    }
+    assert status["services"]["data-collector"]["healthy"] is False
+    assert status["services"]["alert-system"] == {"url": None, "gateway_url": None, "healthy": False}
+    assert status["workloads"]["kafka"] is True
+
+
+def test_status_without_a_cluster_says_how_to_start_it(home: Home, runner: RecordingRunner) -> None:
+    runner.script[("kubectl",)] = Completed(1, "", 'error: context "kind-flightctl" does not exist')
+    with pytest.raises(FlightctlError, match=r"does not exist; start it with `flightctl up --kind`"):
+        platform(home, runner).status()

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from flightctl.errors import UsageError
+from flightctl.kind import secrets
+
+
+def test_environment_wins_over_dotenv_over_stored_values(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("API_TOKEN=from-dotenv\nTELEGRAM_BOT_TOKEN='bot:token'\nPOSTGRES_PASSWORD=dot\n")
+    values = secrets.resolve(
+        {"API_TOKEN": "from-env", "OPENSKY_CLIENT_ID": ""},
+        tmp_path,
+        {"POSTGRES_PASSWORD": "stored", "USER_MANAGER_DB_PASSWORD": "kept"},
+    )
+    assert values["API_TOKEN"] == "from-env"
+    assert values["POSTGRES_PASSWORD"] == "dot"
+    assert values["USER_MANAGER_DB_PASSWORD"] == "kept"
+    assert values["TELEGRAM_BOT_TOKEN"] == "bot:token"
+    assert "OPENSKY_CLIENT_ID" not in values, "an empty optional value is left out, not set empty"
+    assert set(secrets.REQUIRED) <= set(values)
+
+
+def test_generated_values_are_url_safe_and_reused(tmp_path: Path) -> None:
+    path = tmp_path / "kind" / "secrets.env"
+    first = secrets.resolve({}, tmp_path, secrets.read(path))
+    for key in secrets.REQUIRED:
+        assert len(first[key]) >= 48 and all(c in "0123456789abcdef" for c in first[key])
+    secrets.write(path, first)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert secrets.resolve({}, tmp_path, secrets.read(path)) == first
+
+
+def test_a_multi_line_value_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="TELEGRAM_BOT_TOKEN must be a single line"):
+        secrets.resolve({"TELEGRAM_BOT_TOKEN": "a\nb"}, tmp_path, {})
+
+
+def test_the_keys_are_the_documented_ones() -> None:
+    import yaml
+
+    example = Path(__file__).resolve().parents[3] / "kubernetes" / "secrets.example.yaml"
+    documented = next(
+        d for d in yaml.safe_load_all(example.read_text()) if d["metadata"]["name"] == "flightctl-secrets"
+    )
+    assert set(documented["stringData"]) == {*secrets.REQUIRED, *secrets.OPTIONAL}
