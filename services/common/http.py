@@ -154,6 +154,20 @@ class HttpServer:
         log.info("HTTP listening on %s:%s", self._server.effective_host, self.port)  # type: ignore[union-attr]
 
     def stop(self) -> None:
-        self._server.close()
-        self._server.task_dispatcher.shutdown(timeout=5)
+        """Let requests in flight finish (up to 5 s), then close every connection, idle
+        keep-alive ones included (Prometheus keeps one open), so the loop ends at once."""
+        server: Any = self._server
+        server.task_dispatcher.shutdown(timeout=5)
+        if not self._thread.is_alive():
+            server.close()
+            return
+
+        def close_all() -> None:  # runs in the loop thread: the map is not touched concurrently
+            for channel in list(server._map.values()):
+                channel.close()
+
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:  # the trigger is already closed
+            server.close()
         self._thread.join(timeout=5)

@@ -1,0 +1,56 @@
+"""HttpServer.stop: requests in flight finish, idle keep-alive connections do not hold it up."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+from flask import Flask
+
+from services.common.http import HttpServer
+
+
+def serve(app: Flask) -> HttpServer:
+    server = HttpServer(app, "127.0.0.1", 0)
+    server.start()
+    return server
+
+
+def test_stop_closes_idle_keep_alive_connections() -> None:
+    app = Flask("idle")
+    app.add_url_rule("/", view_func=lambda: "ok")
+    server = serve(app)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"ok"):
+            answer += client.recv(1000)
+        assert answer.startswith(b"HTTP/1.1 200")
+        server.stop()  # the connection is idle but open, as a Prometheus scraper keeps it
+        assert not server._thread.is_alive()
+        assert client.recv(1000) == b""  # closed by the server
+
+
+def test_stop_lets_a_request_in_flight_finish() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        entered.set()
+        release.wait(5)
+        return "finished"
+
+    app = Flask("busy")
+    app.add_url_rule("/", view_func=slow)
+    server = serve(app)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert entered.wait(5)
+        stopper = threading.Thread(target=server.stop)
+        stopper.start()
+        release.set()
+        stopper.join(10)
+        answer = b""
+        while chunk := client.recv(1000):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"finished")
+    assert not server._thread.is_alive()
