@@ -1,10 +1,11 @@
-"""alert-notifier's HTTP routes: the delivery log."""
+"""alert-notifier's HTTP routes: the delivery log and the bot's identity."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.alert_notifier.linking import BotProfile
 from services.alert_notifier.store import list_deliveries
 from services.common.db import transaction
 from services.common.errors import InvalidInput
@@ -22,8 +23,14 @@ def _limit() -> int:
     return int(raw)
 
 
-def blueprint(factory: sessionmaker[Session]) -> Blueprint:
+def blueprint(factory: sessionmaker[Session], profile: BotProfile | None = None) -> Blueprint:
     bp = Blueprint("notifications", __name__)
+    bot = profile if profile is not None else BotProfile(None)
+
+    @bp.get("/telegram/bot")
+    def telegram_bot() -> Response:
+        """The bot's username and the base of its deep links (503 without a bot or Telegram)."""
+        return jsonify(bot.describe())
 
     @bp.get("/notifications")
     def notifications() -> Response:

@@ -16,11 +16,12 @@ from prometheus_client import CollectorRegistry
 
 from services.alert_notifier import api
 from services.alert_notifier.consumer import TOPICS, make_handler
+from services.alert_notifier.linking import UPDATES_LOCK_KEY, BotProfile, LinkBot, UpdatePoller
 from services.alert_notifier.metrics import NotifierMetrics
 from services.alert_notifier.service import Notifier
-from services.alert_notifier.store import SqlDeliveryStore
+from services.alert_notifier.store import SqlDeliveryStore, SqlUpdateOffset
 from services.alert_notifier.telegram import RateLimiter, RetryPolicy, TelegramSender, redactor
-from services.alert_notifier.users import ChatDirectory, grpc_fetch
+from services.alert_notifier.users import ChatDirectory, grpc_fetch, grpc_link
 from services.common import db
 from services.common.grpcutil import check_health, make_channel
 from services.common.http import HttpServer, create_http_app
@@ -94,6 +95,7 @@ class AlertNotifier:
     notifier: Notifier
     runner: KafkaRunner
     sender: TelegramSender | None
+    poller: UpdatePoller | None
     components: list[Component]
 
 
@@ -113,7 +115,8 @@ def create_app(
     registry = CollectorRegistry()
     metrics = NotifierMetrics(registry)
     channel = make_channel(settings.user_manager_grpc_target)
-    directory = ChatDirectory(grpc_fetch(user_pb2_grpc.UserServiceStub(channel)), clock=clock)
+    stub = user_pb2_grpc.UserServiceStub(channel)
+    directory = ChatDirectory(grpc_fetch(stub), clock=clock)
 
     sender: TelegramSender | None = None
     if settings.telegram_bot_token:
@@ -133,6 +136,23 @@ def create_app(
         )
     else:
         log.warning("TELEGRAM_BOT_TOKEN is not set: every delivery is recorded as skipped")
+
+    # Deep-link linking: answer "/start CODE" (only with a bot token).
+    poller: UpdatePoller | None = None
+    profile = BotProfile(None)
+    if sender is not None:
+        bot = LinkBot(link=grpc_link(stub), send=sender.send, metrics=metrics, linked=directory.forget)
+        leadership = db.Leadership(engine, UPDATES_LOCK_KEY)
+        poller = UpdatePoller(
+            fetch=sender.get_updates,
+            handle=bot.handle,
+            clock=clock,
+            redact=sender.redact,
+            leader=leadership.held,
+            release=leadership.release,
+            offsets=SqlUpdateOffset(factory),
+        )
+        profile = BotProfile(sender.username, clock=clock, redact=sender.redact)
 
     notifier = Notifier(
         store=SqlDeliveryStore(factory),
@@ -162,15 +182,19 @@ def create_app(
         }
 
     app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
-    app.register_blueprint(api.blueprint(factory))
+    app.register_blueprint(api.blueprint(factory, profile))
     http = HttpServer(app, settings.http_host, settings.http_port, threads=4)
     resources = OnStop(lambda: producer.close(timeout=10), channel.close, engine.dispose)
     components: list[Component] = [resources]
     if sender is not None:
         components.append(sender)
-    # Stopped in reverse order: first wake any retry wait, then the consumer, HTTP, the bot.
-    components += [http, runner, OnStop(stop.set)]
-    return AlertNotifier(app=app, notifier=notifier, runner=runner, sender=sender, components=components)
+    # Stopped in reverse order: first wake any retry wait, then the consumer, the update
+    # poller (its long poll is cancelled), HTTP, the bot.
+    components.append(http)
+    if poller is not None:
+        components.append(poller)
+    components += [runner, OnStop(stop.set)]
+    return AlertNotifier(app=app, notifier=notifier, runner=runner, sender=sender, poller=poller, components=components)
 
 
 def main() -> None:

@@ -38,3 +38,10 @@ class NotifierMetrics:
             ("reason",),
             registry=registry,
         )
+        self.link_requests = Counter(
+            "telegram_link_requests_total",
+            "/start messages answered by the bot, by outcome (linked, unknown, expired, taken, "
+            "invalid, unavailable, help).",
+            ("outcome",),
+            registry=registry,
+        )

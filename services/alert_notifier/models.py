@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import Base
@@ -31,3 +31,13 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TelegramUpdateOffset(Base):
+    """One row: the offset of the next Telegram update to fetch (every earlier one was handled)."""
+
+    __tablename__ = "telegram_update_offset"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_telegram_update_offset_single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger)

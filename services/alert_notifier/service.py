@@ -117,7 +117,7 @@ class Notifier:
             "event %s %s",
             outcome.event_id,
             outcome.status,
-            extra={"chat_id": outcome.chat_id, "attempts": outcome.attempts},
+            extra={"attempts": outcome.attempts},  # no chat id or email at INFO: personal data
         )
         return outcome
 

@@ -7,12 +7,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.alert_notifier.models import Delivery
+from services.alert_notifier.models import Delivery, TelegramUpdateOffset
 from services.alert_notifier.service import DeliveryRecord
 from services.common.db import transaction
 
@@ -88,3 +88,25 @@ def list_deliveries(session: Session, email: str | None, limit: int) -> list[dic
         }
         for row in session.scalars(query)
     ]
+
+
+class SqlUpdateOffset:
+    """The next Telegram update offset, so a restarted (or another) poller neither answers a
+    handled ``/start`` again nor skips one that was not handled."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+
+    def load(self) -> int | None:
+        with transaction(self._factory) as session:
+            row = session.get(TelegramUpdateOffset, 1)
+            return None if row is None else int(row.next_offset)
+
+    def save(self, next_offset: int) -> None:
+        statement = insert(TelegramUpdateOffset).values(id=1, next_offset=next_offset)
+        statement = statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={"next_offset": func.greatest(TelegramUpdateOffset.next_offset, statement.excluded.next_offset)},
+        )
+        with transaction(self._factory) as session:
+            session.execute(statement)

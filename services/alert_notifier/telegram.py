@@ -277,6 +277,19 @@ class BotLike(Protocol):
 
     async def send_message(self, *args: Any, **kwargs: Any) -> Any: ...
 
+    async def get_me(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class IncomingText:
+    """The part of a Telegram Update the bot acts on (text messages only)."""
+
+    update_id: int
+    chat_id: str | None
+    text: str | None
+
 
 def make_bot(token: str, api_url: str, timeout: float) -> Bot:
     # PTB >= 22.2 warns on every 429 (RetryAfter reads its own retry_after) unless the process
@@ -369,6 +382,41 @@ class TelegramSender:
     async def _send_once(self, chat_id: str, text: str) -> None:
         await self._bot.initialize()  # getMe once; a no-op when done
         await self._bot.send_message(chat_id=chat_id, text=text, parse_mode=PARSE_MODE)
+
+    # the bot's own profile and its incoming messages (deep-link linking)
+
+    def username(self) -> str:
+        """The bot's username (getMe); raises TelegramError when Telegram cannot answer."""
+        return self._call(self._username())
+
+    async def _username(self) -> str:
+        me = await self._bot.get_me(read_timeout=min(5.0, self._timeout), connect_timeout=min(5.0, self._timeout))
+        if not getattr(me, "username", None):
+            raise TelegramError("getMe returned no username")
+        return str(me.username)
+
+    def get_updates(self, offset: int | None, timeout: int) -> concurrent.futures.Future[list[IncomingText]]:
+        """Start one long poll (getUpdates, messages only) on the sender's loop; the caller
+        waits on the future, and cancelling it ends the poll at once."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the Telegram sender is not started")
+        return asyncio.run_coroutine_threadsafe(self._updates(offset, timeout), loop)
+
+    async def _updates(self, offset: int | None, timeout: int) -> list[IncomingText]:
+        updates = await self._bot.get_updates(offset=offset, timeout=timeout, allowed_updates=["message"])
+        found = []
+        for update in updates:
+            message = getattr(update, "message", None)
+            chat = getattr(message, "chat", None)
+            found.append(
+                IncomingText(
+                    update_id=int(update.update_id),
+                    chat_id=str(chat.id) if chat is not None else None,
+                    text=getattr(message, "text", None),
+                )
+            )
+        return found
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self._loop

@@ -81,3 +81,40 @@ class ChatDirectory:
     def forget(self, email: str) -> None:
         with self._lock:
             self._cache.pop(email, None)
+
+
+# -- linking a chat with a one-time code (deep link /start CODE) ------------------------------
+
+LINKED, UNKNOWN, EXPIRED, TAKEN, INVALID = "linked", "unknown", "expired", "taken", "invalid"
+_LINK_OUTCOMES = {
+    grpc.StatusCode.NOT_FOUND: UNKNOWN,
+    grpc.StatusCode.FAILED_PRECONDITION: EXPIRED,  # expired or already used
+    grpc.StatusCode.ALREADY_EXISTS: TAKEN,
+    grpc.StatusCode.INVALID_ARGUMENT: INVALID,
+}
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    outcome: str  # linked, unknown, expired (or used), taken (chat of another user), invalid
+    email: str | None = None
+
+
+Link = Callable[[str, str], LinkResult]
+"""Redeem (code, chat id); raises Unavailable when user-manager cannot answer."""
+
+
+def grpc_link(stub: user_pb2_grpc.UserServiceStub, deadline: float = DEFAULT_DEADLINE_SECONDS) -> Link:
+    def link(code: str, chat_id: str) -> LinkResult:
+        request = user_pb2.LinkTelegramRequest(code=code, telegram_chat_id=chat_id)
+        try:
+            user = stub.LinkTelegram(request, timeout=deadline)
+        except grpc.RpcError as exc:
+            status = exc.code()  # type: ignore[attr-defined]
+            outcome = _LINK_OUTCOMES.get(status)
+            if outcome is None:
+                raise Unavailable(f"user-manager did not answer LinkTelegram ({status.name})") from None
+            return LinkResult(outcome)
+        return LinkResult(LINKED, user.email)
+
+    return link

@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
+from services.alert_system import faults
 from services.alert_system.metrics import AlertMetrics
 from services.alert_system.service import AlertEvaluator, purge_processed
 from services.common import db
@@ -31,6 +32,8 @@ from services.common.settings import (
     KafkaSettings,
     env,
     non_negative,
+    optional,
+    positive,
 )
 
 NAME = "alert-system"
@@ -41,7 +44,19 @@ VERSIONS = Path(__file__).with_name("migrations") / "versions"
 class Settings(BaseSettings, DatabaseSettings, KafkaSettings):
     alert_repeat_seconds: int = env("ALERT_REPEAT_SECONDS", 3600, parse=non_negative(int))
     kafka_group_id: str = env("KAFKA_GROUP_ID", "alert-system")
+    kafka_session_timeout_ms: int = env(
+        "KAFKA_SESSION_TIMEOUT_MS",
+        10000,
+        parse=positive(int),
+        help="how soon the group gives a crashed instance's partitions to the others (broker minimum 6000)",
+    )
     processed_event_retention_days: int = env("PROCESSED_EVENT_RETENTION_DAYS", 7, parse=non_negative(int))
+    fault_inject: str | None = env(
+        "FLIGHTCTL_FAULT_INJECT",
+        None,
+        parse=optional(faults.parse),
+        help="tests only: alert-system:<point> crashes the process there (see faults.py)",
+    )
 
 
 def utcnow() -> datetime:
@@ -72,9 +87,10 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Aler
         bootstrap=settings.kafka_bootstrap_servers,
         group_id=settings.kafka_group_id,
         topics=[TO_ALERT_SYSTEM],
-        handler=evaluator.handle,
+        handler=faults.with_crash_point(evaluator.handle, settings.fault_inject),
         producer=producer,
         metrics=KafkaMetrics(registry),
+        session_timeout_ms=settings.kafka_session_timeout_ms,
     )
     retention = timedelta(days=settings.processed_event_retention_days)
     cleanup = BackgroundLoop("processed-event-cleanup", 3600, lambda: purge_processed(factory, now() - retention))

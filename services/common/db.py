@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -71,3 +71,49 @@ def ping(engine: Engine) -> str | None:
     except SQLAlchemyError as exc:
         return f"database: {type(exc.__cause__ or exc).__name__}"
     return None
+
+
+class Leadership:
+    """Leadership among replicas: a session-level PostgreSQL advisory lock held on a
+    connection of its own. ``held()`` takes the lock when it is free and checks, each time,
+    that the connection (and so the lock) is still there; when the database goes away the
+    lock is gone with it and ``held()`` answers False until it can be taken again."""
+
+    def __init__(self, engine: Engine, key: int) -> None:
+        self._engine = engine
+        self._key = key
+        self._connection: Connection | None = None
+
+    def held(self) -> bool:
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT 1"))
+                return True
+            except SQLAlchemyError:
+                log.warning("lost the database connection holding advisory lock %d", self._key)
+                self._drop()
+        try:
+            connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except SQLAlchemyError:
+            return False
+        try:
+            got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar())
+        except SQLAlchemyError:
+            got = False
+        if not got:
+            connection.close()
+            return False
+        self._connection = connection
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            with suppress(SQLAlchemyError):  # the lock ends with the connection anyway
+                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+            self._drop()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with suppress(SQLAlchemyError):
+                connection.close()

@@ -89,6 +89,7 @@ def make_producer(bootstrap: str, client_id: str) -> KafkaProducer:
         delivery_timeout_ms=30000,
         request_timeout_ms=10000,
         bootstrap_timeout_ms=10000,
+        max_block_ms=10000,  # a send while the broker is away fails after 10 s instead of 60
     )
 
 
@@ -214,6 +215,7 @@ class KafkaRunner:
                     if self._stopped.is_set():
                         break
                     self._process_partition(consumer, tp, records)
+                self._update_lag(consumer)
         finally:
             consumer.close(autocommit=False)
 
@@ -285,10 +287,24 @@ class KafkaRunner:
             self._producer.flush(timeout=30)
             consumer.commit({tp: OffsetAndMetadata(message.offset + 1, "", -1)})
             self._metrics.consumed.labels(message.topic, outcome).inc()
-        high = consumer.highwater(tp)
-        position = records[-1].offset + 1 if records else None
-        if high is not None and position is not None:
-            self._metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position))
+
+    def _update_lag(self, consumer: KafkaConsumer) -> None:
+        """kafka_consumer_lag{service, topic}: end offset minus position, summed over the
+        partitions assigned to this consumer (0 for a topic with none assigned). Positions and
+        end offsets are the consumer's own (updated by each fetch), so this costs no request."""
+        totals = dict.fromkeys(self._topics, 0)
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            try:
+                position = consumer.position(tp, timeout_ms=100)
+            except KafkaError:
+                continue
+            if position is not None:
+                totals[tp.topic] = totals.get(tp.topic, 0) + max(0, high - position)
+        for topic, lag in totals.items():
+            self._metrics.lag.labels(self.name, topic).set(lag)
 
 
 class _Stopped(Exception):

@@ -43,7 +43,8 @@ class KafkaMetrics:
         )
         self.lag = Gauge(
             "kafka_consumer_lag",
-            "Messages behind the partition end.",
-            ("topic", "partition"),
+            "Messages not yet processed by this consumer: the partitions' end offsets minus its "
+            "positions, summed over the partitions of the topic assigned to it.",
+            ("service", "topic"),
             registry=registry,
         )

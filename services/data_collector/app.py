@@ -12,6 +12,7 @@ from pathlib import Path
 import airportsdata
 import grpc
 from flask import Flask
+from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from services.common import db
@@ -48,7 +49,7 @@ from services.data_collector import api
 from services.data_collector.collector import Collector
 from services.data_collector.grpc_service import DataCollectorServicer
 from services.data_collector.metrics import CollectorMetrics
-from services.data_collector.opensky import OpenSkyClient, make_breaker
+from services.data_collector.opensky import Circuit, OpenSkyClient
 
 log = logging.getLogger(__name__)
 NAME = "data-collector"
@@ -113,22 +114,25 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
             raise Unavailable(f"user-manager could not be reached to check the user ({exc.code().name})") from None  # type: ignore[attr-defined]
         return bool(answer.exists)
 
-    breaker = make_breaker(settings.circuit_fail_max, settings.circuit_reset_seconds)
+    circuit = Circuit(settings.circuit_fail_max, settings.circuit_reset_seconds)
     client = OpenSkyClient(
         api_url=settings.opensky_api_url,
         token_url=settings.opensky_token_url,
         client_id=settings.opensky_client_id,
         client_secret=settings.opensky_client_secret,
-        breaker=breaker,
+        circuit=circuit,
         timeout=settings.opensky_timeout_seconds,
         on_remaining=metrics.rate_limit_remaining.set,
         on_call=lambda outcome: metrics.opensky_calls.labels(outcome).inc(),
     )
-    metrics.breaker_open.set_function(lambda: 1.0 if breaker.current_state == "open" else 0.0)
+    metrics.breaker_open.set_function(lambda: 1.0 if circuit.state == "open" else 0.0)
     producer = make_producer(settings.kafka_bootstrap_servers, NAME)
 
     def publish(messages: Sequence[Outgoing]) -> int:
-        return send_all(producer, messages)
+        try:
+            return send_all(producer, messages)
+        except KafkaError as exc:
+            raise Unavailable(f"Kafka did not acknowledge the messages ({type(exc).__name__})") from None
 
     collector = Collector(
         engine=engine,

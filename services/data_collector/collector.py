@@ -33,6 +33,7 @@ class AirportResult:
     airport: str
     source: str  # opensky | mock | unavailable
     flights_stored: int = 0
+    flights_new: int = 0
     flight_count: int | None = None
     messages: int = 0
     error: str | None = None
@@ -80,12 +81,18 @@ class Collector:
             got = lock_connection.execute(select(func.pg_try_advisory_lock(CYCLE_LOCK_KEY))).scalar()
             lock_connection.commit()
             if not got:
+                self.metrics.cycles.labels("skipped").inc()
                 raise Conflict("a collection cycle is already running")
             try:
-                return self._cycle()
+                summary = self._cycle()
+            except Exception:
+                self.metrics.cycles.labels("failed").inc()
+                raise
             finally:
                 lock_connection.execute(select(func.pg_advisory_unlock(CYCLE_LOCK_KEY)))
                 lock_connection.commit()
+        self.metrics.cycles.labels("ok").inc()
+        return summary
 
     def _cycle(self) -> CycleSummary:
         started = time.perf_counter()
@@ -141,10 +148,20 @@ class Collector:
         self.metrics.airports.labels(source).inc()
         rows = [r for r in (service.to_row(f, source) for f in flights) if r is not None]
         with transaction(self.factory) as session:
-            result.flights_stored = service.upsert_flights(session, rows)
+            result.flights_stored, result.flights_new = service.upsert_flights(session, rows)
             interests = service.interests_with_thresholds(session, airport)
         self.metrics.flights_stored.labels(source).inc(result.flights_stored)
         result.flight_count = service.count_in_window(rows, airport, start, end)
+        log.info(
+            "%s served by %s: %d flight(s) stored (%d new), flight_count %d, %d interest(s) with thresholds",
+            airport,
+            source,
+            result.flights_stored,
+            result.flights_new,
+            result.flight_count,
+            len(interests),
+            extra={"airport": airport, "source": source},
+        )
         messages = [
             Outgoing(
                 topic=TO_ALERT_SYSTEM,

@@ -38,6 +38,14 @@ class CollectorMetrics:
             "Unix time of the last successful cycle.",
             registry=registry,
         )
+        self.cycles = Counter(
+            "collector_cycles_total",
+            "Collection cycles, by outcome (ok, failed, skipped: another one was running).",
+            ("outcome",),
+            registry=registry,
+        )
+        for outcome in ("ok", "failed", "skipped"):
+            self.cycles.labels(outcome)
         self.airports = Counter(
             "collector_airports_total",
             "Airports collected, by source (opensky, mock, unavailable).",

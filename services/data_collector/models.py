@@ -31,8 +31,15 @@ class Flight(Base):
     __tablename__ = "flight_data"
     __table_args__ = (
         UniqueConstraint("icao24", "first_seen", name="uq_flight_icao24_first_seen"),
-        Index("ix_flight_arrival_last_seen", "est_arrival_airport", "last_seen"),
-        Index("ix_flight_departure_last_seen", "est_departure_airport", "last_seen"),
+        # newest-first pages and counts per airport, index-only (migration dc0002)
+        Index("ix_flight_arrival_newest", "est_arrival_airport", "last_seen", "id"),
+        Index(
+            "ix_flight_departure_newest",
+            "est_departure_airport",
+            "last_seen",
+            "id",
+            postgresql_include=["est_arrival_airport"],
+        ),
         Index("ix_flight_last_seen", "last_seen"),
     )
 

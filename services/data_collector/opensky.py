@@ -1,6 +1,10 @@
 """Client of the real OpenSky Network REST API (2026): OAuth2 client credentials, the
 arrival/departure endpoints, 404 as "no flights", 429 with its retry header, a timeout on every
-call and a circuit breaker that counts only real failures."""
+call and a circuit breaker that counts only real failures.
+
+The breaker is pybreaker's state machine, driven so that (a) the HTTP call itself runs outside
+pybreaker's lock (``CircuitBreaker.call`` holds it for the whole call, which would serialise the
+collector's pool) and (b) its reset timeout follows an injected clock, so tests need no waiting."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
 import pybreaker
@@ -17,24 +22,113 @@ import pybreaker
 log = logging.getLogger(__name__)
 MAX_WINDOW_SECONDS = 2 * 86400  # OpenSky answers at most two days per call
 TOKEN_REFRESH_MARGIN = 60.0
+DEFAULT_RETRY_AFTER = 60.0
+T = TypeVar("T")
 
 
 class OpenSkyError(Exception):
-    """OpenSky did not give an answer we can use (counts against the circuit breaker)."""
+    """OpenSky did not give an answer we can use."""
 
 
 class RateLimited(OpenSkyError):
-    """429: no call before ``retry_at`` (monotonic seconds). Not a failure of OpenSky."""
+    """429: no call before ``retry_at`` (clock seconds). OpenSky protecting its quota is not
+    OpenSky failing: it never counts against the breaker."""
 
     def __init__(self, retry_at: float, message: str) -> None:
         super().__init__(message)
         self.retry_at = retry_at
 
 
+class Rejected(OpenSkyError):
+    """OpenSky answered but refused the request (a 4xx other than 404 and 429): our request or
+    our credentials are wrong, OpenSky is up. Not counted by the breaker."""
+
+
+class CircuitOpen(OpenSkyError):
+    """The breaker is open: OpenSky failed repeatedly and is not called until the reset time."""
+
+
 @dataclass
 class _Token:
     value: str
-    expires_at: float
+    refresh_at: float
+
+
+class _ClockStorage(pybreaker.CircuitMemoryStorage):
+    """pybreaker compares ``opened_at`` with the wall clock; this storage records the opening on
+    the injected clock and reports it as the wall-clock instant that is as long ago as the
+    injected clock says, so pybreaker's own reset check follows the injected clock."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__(pybreaker.STATE_CLOSED)
+        self._clock = clock
+        self._opened_clock: float | None = None
+
+    @property
+    def opened_at(self) -> datetime | None:
+        if self._opened_clock is None:
+            return None
+        return datetime.now(UTC) - timedelta(seconds=self._clock() - self._opened_clock)
+
+    @opened_at.setter
+    def opened_at(self, _value: datetime) -> None:
+        self._opened_clock = self._clock()
+
+    def seconds_open(self) -> float:
+        return 0.0 if self._opened_clock is None else self._clock() - self._opened_clock
+
+
+class Circuit:
+    """CIRCUIT_FAIL_MAX consecutive real failures open the circuit for CIRCUIT_RESET_SECONDS;
+    after that, calls go through again as trials (half-open): a success closes the circuit, a
+    failure opens it for another CIRCUIT_RESET_SECONDS. Excluded outcomes (429, other 4xx) are
+    neither successes nor failures. The guarded call runs outside pybreaker's lock."""
+
+    def __init__(
+        self,
+        fail_max: int,
+        reset_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        not_failures: tuple[type[BaseException], ...] = (RateLimited, Rejected),
+    ) -> None:
+        self._storage = _ClockStorage(clock)
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=fail_max,
+            reset_timeout=reset_seconds,
+            exclude=list(not_failures),
+            state_storage=self._storage,
+            name="opensky",
+        )
+        self.reset_seconds = reset_seconds
+        self._not_failures = not_failures
+
+    @property
+    def state(self) -> str:
+        """closed, open or half-open (``open`` until the first call after the reset time)."""
+        return str(self.breaker.current_state)
+
+    def call(self, func: Callable[[], T]) -> T:
+        if self.state == pybreaker.STATE_OPEN and self._storage.seconds_open() < self.reset_seconds:
+            raise CircuitOpen("circuit open: OpenSky failed repeatedly")
+        try:
+            result = func()
+        except self._not_failures:
+            raise  # neither a success nor a failure: the breaker does not hear of it
+        except Exception as exc:
+            try:
+                self.breaker.call(_raise, exc)  # counts it; re-raises it, or trips the breaker
+            except pybreaker.CircuitBreakerError:
+                log.warning("the OpenSky circuit is open for %.0fs after: %s", self.reset_seconds, exc)
+                raise exc from None
+            raise
+        try:
+            return self.breaker.call(lambda: result)
+        except pybreaker.CircuitBreakerError:  # opened meanwhile by another thread's failure
+            return result
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
 
 
 class OpenSkyClient:
@@ -45,7 +139,7 @@ class OpenSkyClient:
         token_url: str,
         client_id: str | None,
         client_secret: str | None,
-        breaker: pybreaker.CircuitBreaker,
+        circuit: Circuit,
         timeout: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
         http: httpx.Client | None = None,
@@ -55,12 +149,13 @@ class OpenSkyClient:
         self.api_url = api_url.rstrip("/")
         self.token_url = token_url
         self._credentials = (client_id, client_secret) if client_id and client_secret else None
-        self._breaker = breaker
+        self.circuit = circuit
         self._clock = clock
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or httpx.Client(timeout=httpx.Timeout(timeout))
         self._token: _Token | None = None
         self._token_lock = threading.Lock()
         self._blocked_until = 0.0
+        self._blocked_lock = threading.Lock()
         self._on_remaining = on_remaining
         self._on_call = on_call
 
@@ -72,14 +167,17 @@ class OpenSkyClient:
         self._http.close()
 
     # -- token -------------------------------------------------------------------------------
-    def _bearer(self, force_refresh: bool = False) -> str | None:
+    def _bearer(self, stale: str | None = None) -> str | None:
+        """The cached token, fetched when missing, due for refresh, or equal to ``stale`` (the
+        one OpenSky just refused; another thread may already have replaced it)."""
         if self._credentials is None:
             return None
         with self._token_lock:
             now = self._clock()
-            if force_refresh or self._token is None or self._token.expires_at - TOKEN_REFRESH_MARGIN <= now:
-                self._token = self._fetch_token(now)
-            return self._token.value
+            token = self._token
+            if token is None or now >= token.refresh_at or (stale is not None and token.value == stale):
+                token = self._token = self._fetch_token(now)
+            return token.value
 
     def _fetch_token(self, now: float) -> _Token:
         assert self._credentials is not None
@@ -87,21 +185,28 @@ class OpenSkyClient:
         try:
             response = self._http.post(
                 self.token_url,
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": client_id,
-                    "client_secret": secret,
-                },
+                data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
             )
+        except httpx.TimeoutException:
+            self._on_call("token_timeout")
+            raise OpenSkyError("the OpenSky token endpoint timed out") from None
         except httpx.HTTPError as exc:
-            raise OpenSkyError(f"token endpoint unreachable: {type(exc).__name__}") from None
+            self._on_call("token_error")
+            raise OpenSkyError(f"the OpenSky token endpoint is unreachable: {type(exc).__name__}") from None
         if response.status_code != 200:
-            raise OpenSkyError(f"token endpoint answered {response.status_code}")
+            self._on_call("token_error")
+            message = f"the OpenSky token endpoint answered {response.status_code}"
+            raise (Rejected(message) if 400 <= response.status_code < 500 else OpenSkyError(message))
         try:
             body = response.json()
-            return _Token(str(body["access_token"]), now + float(body.get("expires_in", 1800)))
-        except (ValueError, KeyError, TypeError):
-            raise OpenSkyError("token endpoint answered without an access_token") from None
+            lifetime = float(body.get("expires_in", 1800))
+            value = str(body["access_token"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self._on_call("token_error")
+            raise OpenSkyError("the OpenSky token endpoint answered without an access_token") from None
+        log.info("fetched an OpenSky access token valid for %.0fs", lifetime)
+        # refresh a minute early (half the lifetime for short-lived tokens)
+        return _Token(value, now + lifetime - min(TOKEN_REFRESH_MARGIN, lifetime / 2))
 
     # -- flights -----------------------------------------------------------------------------
     def arrivals(self, airport: str, begin: int, end: int) -> list[dict[str, Any]]:
@@ -111,28 +216,39 @@ class OpenSkyClient:
         return self._flights("departure", airport, begin, end)
 
     def _flights(self, kind: str, airport: str, begin: int, end: int) -> list[dict[str, Any]]:
+        """[begin, end] in calls of at most two days each."""
         flights: list[dict[str, Any]] = []
         start = begin
         while start < end:
             stop = min(end, start + MAX_WINDOW_SECONDS)
-            flights.extend(self._call(f"/flights/{kind}", {"airport": airport, "begin": start, "end": stop}))
+            params = {"airport": airport, "begin": start, "end": stop}
+            flights.extend(self._call(f"/flights/{kind}", params))
             start = stop
         return flights
 
     def _call(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         now = self._clock()
-        if now < self._blocked_until:
+        with self._blocked_lock:
+            blocked_until = self._blocked_until
+        if now < blocked_until:
             self._on_call("rate_limited")
-            raise RateLimited(self._blocked_until, f"rate limited for {self._blocked_until - now:.0f}s more")
+            raise RateLimited(blocked_until, f"OpenSky rate limit: no call for {blocked_until - now:.0f}s more")
         try:
-            result: list[dict[str, Any]] = self._breaker.call(self._request, path, params)
-        except pybreaker.CircuitBreakerError:
+            return self.circuit.call(lambda: self._request(path, params))
+        except CircuitOpen:
             self._on_call("circuit_open")
-            raise OpenSkyError("circuit open: OpenSky failed repeatedly") from None
-        return result
+            raise
 
-    def _request(self, path: str, params: dict[str, Any], retried: bool = False) -> list[dict[str, Any]]:
-        token = self._bearer(force_refresh=retried)
+    def _request(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        token = self._bearer()
+        response = self._get(path, params, token)
+        if response.status_code == 401 and token is not None:
+            log.info("OpenSky refused the access token; fetching a new one and retrying once")
+            self._on_call("unauthorized_retry")
+            response = self._get(path, params, self._bearer(stale=token))
+        return self._answer(response)
+
+    def _get(self, path: str, params: dict[str, Any], token: str | None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             response = self._http.get(self.api_url + path, params=params, headers=headers)
@@ -143,20 +259,25 @@ class OpenSkyClient:
             self._on_call("network_error")
             raise OpenSkyError(f"OpenSky unreachable: {type(exc).__name__}") from None
         remaining = response.headers.get("X-Rate-Limit-Remaining")
-        if remaining is not None and remaining.isdigit():
+        if remaining is not None and remaining.strip().isdigit():
             self._on_remaining(int(remaining))
+        return response
+
+    def _answer(self, response: httpx.Response) -> list[dict[str, Any]]:
         status = response.status_code
-        if status == 401 and token and not retried:
-            return self._request(path, params, retried=True)
         if status == 404:
             self._on_call("empty")
             return []
         if status == 429:
-            raw = response.headers.get("X-Rate-Limit-Retry-After-Seconds", "60")
-            wait = float(raw) if raw.replace(".", "", 1).isdigit() else 60.0
-            self._blocked_until = self._clock() + wait
+            wait = _seconds(response.headers.get("X-Rate-Limit-Retry-After-Seconds"))
+            with self._blocked_lock:
+                self._blocked_until = max(self._blocked_until, self._clock() + wait)
+                retry_at = self._blocked_until
             self._on_call("rate_limited")
-            raise RateLimited(self._blocked_until, f"OpenSky rate limit; retry after {wait:.0f}s")
+            raise RateLimited(retry_at, f"OpenSky rate limit; retry after {wait:.0f}s")
+        if 400 <= status < 500:
+            self._on_call(f"http_{status}")
+            raise Rejected(f"OpenSky refused the request ({status})")
         if status != 200:
             self._on_call(f"http_{status}")
             raise OpenSkyError(f"OpenSky answered {status}")
@@ -172,8 +293,9 @@ class OpenSkyClient:
         return [f for f in body if isinstance(f, dict)]
 
 
-def make_breaker(fail_max: int, reset_seconds: float) -> pybreaker.CircuitBreaker:
-    """A 429 is OpenSky protecting its quota, not OpenSky failing: it never opens the circuit."""
-    return pybreaker.CircuitBreaker(
-        fail_max=fail_max, reset_timeout=reset_seconds, exclude=[RateLimited], name="opensky"
-    )
+def _seconds(raw: str | None) -> float:
+    try:
+        value = float(raw) if raw is not None else DEFAULT_RETRY_AFTER
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+    return value if 0 <= value < 86400 * 2 else DEFAULT_RETRY_AFTER

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Select, Subquery, delete, func, literal_column, or_, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -168,25 +168,24 @@ def to_row(flight: Mapping[str, Any], source: str) -> dict[str, Any] | None:
     return row
 
 
-def upsert_flights(session: Session, rows: Iterable[dict[str, Any]]) -> int:
-    """Insert flights; a flight seen again (same icao24, first_seen) is updated, never duplicated."""
-    unique = {(r["icao24"], r["first_seen"]): r for r in rows}
-    if not unique:
-        return 0
-    statement = insert(Flight).values(list(unique.values()))
-    statement = statement.on_conflict_do_update(
-        constraint="uq_flight_icao24_first_seen",
-        set_={
-            "last_seen": statement.excluded.last_seen,
-            "est_departure_airport": statement.excluded.est_departure_airport,
-            "est_arrival_airport": statement.excluded.est_arrival_airport,
-            "callsign": statement.excluded.callsign,
-            "source": statement.excluded.source,
-            "fetched_at": func.now(),
-        },
-    )
-    session.execute(statement)
-    return len(unique)
+UPSERT_BATCH = 1000  # rows per INSERT: well under PostgreSQL's 65535 bind parameters
+
+
+def upsert_flights(session: Session, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
+    """Insert flights; a flight seen again (same icao24, first_seen) is updated, never duplicated.
+    Returns (flights written, of which new)."""
+    unique = list({(r["icao24"], r["first_seen"]): r for r in rows}.values())
+    new = 0
+    for i in range(0, len(unique), UPSERT_BATCH):
+        statement = insert(Flight).values(unique[i : i + UPSERT_BATCH])
+        updated = {column: getattr(statement.excluded, column) for column in (*FLIGHT_FIELDS.values(), "source")}
+        for key in ("icao24", "first_seen"):
+            updated.pop(key)
+        upsert: Any = statement.on_conflict_do_update(
+            constraint="uq_flight_icao24_first_seen", set_={**updated, "fetched_at": func.now()}
+        ).returning(literal_column("xmax = 0"))  # xmax is 0 on a freshly inserted row
+        new += sum(1 for inserted in session.scalars(upsert) if inserted)
+    return len(unique), new
 
 
 def count_in_window(rows: Iterable[dict[str, Any]], airport: str, start: datetime, end: datetime) -> int:
@@ -223,33 +222,61 @@ def flight_view(f: Flight) -> dict[str, Any]:
     }
 
 
-def _airport_filter(code: str, kind: str | None) -> Any:
+def _newest_ids(code: str, kind: str | None, depth: int) -> Subquery:
+    """(id, last_seen) of the ``depth`` newest flights of an airport. Each branch reads its own
+    index ((airport, last_seen, id), index-only) backwards and stops after ``depth`` rows; the two
+    branches meet in a Merge Append. A flight that departed from and arrived at the airport is
+    only in the arrivals branch (the departures index includes the arrival airport for that)."""
+    arrivals = select(Flight.id, Flight.last_seen).where(Flight.est_arrival_airport == code)
+    departures = select(Flight.id, Flight.last_seen).where(Flight.est_departure_airport == code)
     if kind == "arrivals":
-        return Flight.est_arrival_airport == code
-    if kind == "departures":
-        return Flight.est_departure_airport == code
-    return or_(Flight.est_arrival_airport == code, Flight.est_departure_airport == code)
+        branches = [arrivals]
+    elif kind == "departures":
+        branches = [departures]
+    else:
+        branches = [arrivals, departures.where(Flight.est_arrival_airport.is_distinct_from(code))]
+    newest = [b.order_by(Flight.last_seen.desc(), Flight.id.desc()).limit(depth) for b in branches]
+    return (union_all(*newest) if len(newest) > 1 else newest[0]).subquery("newest")
+
+
+def flights_statement(code: str, kind: str | None, limit: int, offset: int) -> Select[Flight]:
+    """One page, newest first (last_seen, then id, so pages never overlap). The page is chosen
+    on the narrow indexes; only its ``limit`` rows are read from the table."""
+    newest = _newest_ids(code.upper(), kind, limit + offset)
+    page = (
+        select(newest.c.id, newest.c.last_seen)
+        .order_by(newest.c.last_seen.desc(), newest.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    return select(Flight).join(page, Flight.id == page.c.id).order_by(page.c.last_seen.desc(), page.c.id.desc())
+
+
+def average_statement(code: str, start: datetime, end: datetime) -> Select[int]:
+    """How many flights touched the airport with last_seen in [start, end] (index-only)."""
+    code = code.upper()
+    in_range = (Flight.last_seen >= start, Flight.last_seen <= end)
+    arrivals = select(Flight.id).where(Flight.est_arrival_airport == code, *in_range)
+    departures = select(Flight.id).where(
+        Flight.est_departure_airport == code, Flight.est_arrival_airport.is_distinct_from(code), *in_range
+    )
+    return select(func.count()).select_from(union_all(arrivals, departures).subquery("touching"))
+
+
+def last_statement(code: str) -> Select[Flight]:
+    return flights_statement(code, None, 1, 0)
 
 
 def list_flights(session: Session, code: str, kind: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(Flight)
-        .where(_airport_filter(code.upper(), kind))
-        .order_by(Flight.last_seen.desc(), Flight.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return [flight_view(f) for f in rows]
+    return [flight_view(f) for f in session.scalars(flights_statement(code, kind, limit, offset))]
 
 
 def average_per_day(session: Session, code: str, days: int, now: datetime) -> dict[str, Any]:
+    """Flights that touched the airport (arrived or departed) with last_seen in the last ``days``
+    days, divided by ``days``."""
     code = code.upper()
-    total = session.scalar(
-        select(func.count())
-        .select_from(Flight)
-        .where(_airport_filter(code, None))
-        .where(Flight.last_seen >= now - timedelta(days=days), Flight.last_seen <= now)
-    )
+    total = session.scalar(average_statement(code, now - timedelta(days=days), now))
     if not total:
         raise NotFound(f"no flights stored for {code} in the last {days} day(s)")
     return {"airport": code, "average_flights_per_day": round(total / days, 2), "days": days}
@@ -257,9 +284,7 @@ def average_per_day(session: Session, code: str, days: int, now: datetime) -> di
 
 def last_flight(session: Session, code: str) -> dict[str, Any]:
     code = code.upper()
-    flight = session.scalar(
-        select(Flight).where(_airport_filter(code, None)).order_by(Flight.last_seen.desc(), Flight.id.desc()).limit(1)
-    )
+    flight = session.scalar(last_statement(code))
     if flight is None:
         raise NotFound(f"no flights stored for {code}")
     return flight_view(flight)

@@ -77,6 +77,8 @@ def create_app(
         stats=stats,
         metrics=metrics,
         now=now,
+        # The HTTP timeout bounds each call; the deadline also bounds a server that trickles.
+        query_deadline=settings.prometheus_timeout_seconds + 1.0,
     )
     scheduler = Scheduler("sla-checks", lambda: store.current().t_check, sampler.run_check, clock=clock)
 

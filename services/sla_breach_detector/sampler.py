@@ -1,6 +1,10 @@
 """One SLA check: run every metric's query concurrently, feed the samples to the breach
 windows, publish the breaches, and keep the per-metric statistics of GET /breach/stats.
 
+A check waits for its queries until a deadline (at most 80% of ``t_check``); a query still
+running then is counted as failed for that check and its late answer dropped, so one slow
+query never delays the other metrics nor the schedule.
+
 Knows nothing of Flask or Kafka: Prometheus is a ``query`` function and the ``sla_breach``
 topic a ``publish`` function, both injected (app.py binds them)."""
 
@@ -11,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -143,6 +147,8 @@ def breach_event(
 
 
 _QueryOutcome = tuple[list[Sample] | None, str | None]
+DEADLINE_SHARE = 0.8
+"""A check waits for its queries at most this share of ``t_check``."""
 
 
 class Sampler:
@@ -158,7 +164,7 @@ class Sampler:
         now: Callable[[], datetime] = utcnow,
         new_id: Callable[[], uuid.UUID] = uuid.uuid4,
         timer: Callable[[], float] = time.perf_counter,
-        pool_size: int = 8,
+        query_deadline: float = 6.0,
     ) -> None:
         self._config = config
         self._query = query
@@ -169,10 +175,38 @@ class Sampler:
         self._now = now
         self._new_id = new_id
         self._timer = timer
-        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="sla-query")
+        self._query_deadline = query_deadline
+        self._in_flight: dict[tuple[str, str], Future[_QueryOutcome]] = {}
+        self._closed = False
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """No new query starts; those running end by their own timeout (daemon threads)."""
+        self._closed = True
+
+    def in_flight(self) -> int:
+        """Queries started and not answered yet (abandoned ones included)."""
+        return sum(1 for future in list(self._in_flight.values()) if not future.done())
+
+    def _start(self, rule: MetricRule) -> Future[_QueryOutcome]:
+        """The metric's query in its own thread. At most one query per metric is in flight: while
+        an abandoned one still runs, the metric is reported as failed instead of piling up
+        threads (and a slow metric never takes a thread another metric needs)."""
+        key = (rule.name, rule.query)
+        previous = self._in_flight.get(key)
+        if previous is not None and not previous.done():
+            waiting: Future[_QueryOutcome] = Future()
+            waiting.set_result((None, "the previous query of this metric is still running"))
+            return waiting
+        future: Future[_QueryOutcome] = Future()
+        if self._closed:
+            future.set_result((None, "the detector is stopping"))
+            return future
+        self._in_flight[key] = future
+        thread = threading.Thread(
+            target=lambda: future.set_result(self._run_query(rule)), name=f"sla-query-{rule.name}", daemon=True
+        )
+        thread.start()
+        return future
 
     def _run_query(self, rule: MetricRule) -> _QueryOutcome:
         started = self._timer()
@@ -194,17 +228,33 @@ class Sampler:
         checked_at = started.isoformat()
         self._windows.prune(config)
         self._stats.track(config)
-        futures = [(rule, self._pool.submit(self._run_query, rule)) for rule in config.metrics]
+        for key in [k for k, f in self._in_flight.items() if f.done()]:
+            del self._in_flight[key]
+        futures = [(rule, self._start(rule)) for rule in config.metrics]
+        deadline = self.deadline(config)
+        wait([f for _, f in futures], timeout=deadline)
         result = CheckResult(checked_at=checked_at)
         pending: list[tuple[MetricRule, Mapping[str, str], Verdict]] = []
         for rule, future in futures:
-            samples, error = future.result()
+            samples, error = self._answer(future, deadline)
             outcome = self._evaluate(rule, samples, error, checked_at, pending)
             result.outcomes.append(outcome)
         self._publish_breaches(pending, checked_at, result)
         self._metrics.checks.inc()
         self._metrics.last_check.set(started.timestamp())
         return result
+
+    def deadline(self, config: SlaConfig) -> float:
+        """How long a check waits for its queries: the query deadline, but never more than
+        80% of ``t_check``, so a slow query cannot make a check overrun its interval."""
+        return min(self._query_deadline, DEADLINE_SHARE * float(config.t_check))
+
+    @staticmethod
+    def _answer(future: Future[_QueryOutcome], deadline: float) -> _QueryOutcome:
+        if future.done():
+            return future.result()
+        # Left running: its answer, when it comes, is dropped; this check goes on.
+        return None, f"no answer within {deadline:g}s (the query was abandoned for this check)"
 
     def _evaluate(
         self,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.db import transaction
 from services.common.http import json_body
-from services.user_manager import idempotency, service
+from services.user_manager import idempotency, linking, service
 from services.user_manager.metrics import UserMetrics
 
 
@@ -22,6 +22,7 @@ def blueprint(
     now: Callable[[], datetime],
     metrics: UserMetrics,
     on_delete: Callable[[], None],
+    link_ttl: timedelta = timedelta(seconds=linking.DEFAULT_TTL_SECONDS),
 ) -> Blueprint:
     bp = Blueprint("users", __name__)
 
@@ -77,5 +78,14 @@ def blueprint(
         payload = json_body()
         with transaction(factory) as session:
             return jsonify(service.link_telegram(session, payload))
+
+    @bp.post("/users/telegram/link")
+    def telegram_link_code() -> tuple[Response, int]:
+        """A one-time code for the deep link t.me/<bot>?start=<code> (no idempotency key: a
+        repeat only replaces the code)."""
+        payload = json_body()
+        with transaction(factory) as session:
+            body = linking.create_link_code(session, payload, now=now(), ttl=link_ttl)
+        return jsonify(body), 201
 
     return bp

@@ -28,12 +28,13 @@ from services.common.runtime import (
     run_until_signalled,
 )
 from services.common.settings import BaseSettings, DatabaseSettings, env, parse_port, positive
-from services.user_manager import api, idempotency, service
+from services.user_manager import api, idempotency, linking, service
 from services.user_manager.grpc_service import UserServicer
 from services.user_manager.metrics import UserMetrics
 
 NAME = "user-manager"
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
+LINK_CODE_GRACE = timedelta(days=1)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -43,6 +44,12 @@ class Settings(BaseSettings, DatabaseSettings):
     data_collector_grpc_target: str = env("DATA_COLLECTOR_GRPC_TARGET")
     idempotency_ttl_seconds: int = env("IDEMPOTENCY_TTL_SECONDS", 86400, parse=positive(int))
     outbox_retry_seconds: float = env("OUTBOX_RETRY_SECONDS", 5.0, parse=positive(float))
+    telegram_link_ttl_seconds: int = env(
+        "TELEGRAM_LINK_TTL_SECONDS",
+        linking.DEFAULT_TTL_SECONDS,
+        parse=positive(int),
+        help="how long a Telegram deep-link code stays valid",
+    )
 
 
 def utcnow() -> datetime:
@@ -81,6 +88,11 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
         min(3600.0, settings.idempotency_ttl_seconds / 4),
         lambda: idempotency.purge_expired(factory, now()),
     )
+    link_cleanup = BackgroundLoop(
+        "telegram-link-code-cleanup",
+        3600.0,
+        lambda: linking.purge_link_codes(factory, now() - LINK_CODE_GRACE),
+    )
 
     def health() -> dict[str, str | None]:
         return {
@@ -97,6 +109,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
             now=now,
             metrics=metrics,
             on_delete=outbox.wake,
+            link_ttl=timedelta(seconds=settings.telegram_link_ttl_seconds),
         )
     )
     grpc_server = GrpcServer(
@@ -105,14 +118,14 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
         [
             (
                 user_pb2_grpc.add_UserServiceServicer_to_server,
-                UserServicer(factory),
+                UserServicer(factory, now=now),
                 "flightctl.user.v1.UserService",
             )
         ],
     )
     http = HttpServer(app, settings.http_host, settings.http_port)
     resources = OnStop(channel.close, engine.dispose)
-    return UserManager(app=app, components=[resources, grpc_server, outbox, cleanup, http])
+    return UserManager(app=app, components=[resources, grpc_server, outbox, cleanup, link_cleanup, http])
 
 
 def main() -> None:

@@ -53,11 +53,14 @@ class Fault:
     ``status`` set: answer that status (429 adds ``X-Rate-Limit-Retry-After-Seconds``).
     ``delay`` > 0: wait that long first (interrupted by ``stop()``), then answer
     ``status`` or, when it is None, normally.
+    ``gate`` set: hold the answer until the test sets the event (or ``stop()``; at most 60 s),
+    then go on as above, so a test decides exactly when the call completes.
     """
 
     status: int | None = None
     retry_after: int | None = None
     delay: float = 0.0
+    gate: threading.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -394,6 +397,10 @@ class FakeOpenSky:
         with self._cond:
             fault = self._faults.pop(0) if self._faults else None
         if fault is not None:
+            if fault.gate is not None:
+                deadline = time.monotonic() + 60
+                while not fault.gate.is_set() and not self._stopping.is_set() and time.monotonic() < deadline:
+                    fault.gate.wait(0.05)
             if fault.delay > 0:
                 self._stopping.wait(fault.delay)
             if fault.status is not None:

@@ -28,3 +28,11 @@ class User(_message.Message):
     last_name: str
     telegram_chat_id: str
     def __init__(self, email: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., telegram_chat_id: _Optional[str] = ...) -> None: ...
+
+class LinkTelegramRequest(_message.Message):
+    __slots__ = ("code", "telegram_chat_id")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    TELEGRAM_CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    telegram_chat_id: str
+    def __init__(self, code: _Optional[str] = ..., telegram_chat_id: _Optional[str] = ...) -> None: ...

@@ -28,7 +28,7 @@ if _version_not_supported:
 
 class UserServiceStub:
     """Owned by user-manager. Called by data-collector (does the user exist?) and
-    alert-notifier (which Telegram chat does an alert go to?).
+    alert-notifier (which Telegram chat does an alert go to? link the chat that sent /start CODE).
     """
 
     def __init__(self, channel):
@@ -47,11 +47,16 @@ class UserServiceStub:
                 request_serializer=user__pb2.UserRequest.SerializeToString,
                 response_deserializer=user__pb2.User.FromString,
                 _registered_method=True)
+        self.LinkTelegram = channel.unary_unary(
+                '/flightctl.user.v1.UserService/LinkTelegram',
+                request_serializer=user__pb2.LinkTelegramRequest.SerializeToString,
+                response_deserializer=user__pb2.User.FromString,
+                _registered_method=True)
 
 
 class UserServiceServicer:
     """Owned by user-manager. Called by data-collector (does the user exist?) and
-    alert-notifier (which Telegram chat does an alert go to?).
+    alert-notifier (which Telegram chat does an alert go to? link the chat that sent /start CODE).
     """
 
     def CheckUserExists(self, request, context):
@@ -62,6 +67,16 @@ class UserServiceServicer:
 
     def GetUser(self, request, context):
         """NOT_FOUND when the user does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LinkTelegram(self, request, context):
+        """Redeems a one-time code from POST /users/telegram/link: sets the user's Telegram chat id
+        and marks the code used, in one transaction. NOT_FOUND: unknown code; FAILED_PRECONDITION:
+        the code expired or was already used; ALREADY_EXISTS: the chat id belongs to another user;
+        INVALID_ARGUMENT: the chat id is not digits (optionally starting with -).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -80,6 +95,11 @@ def add_UserServiceServicer_to_server(servicer, server):
                     request_deserializer=user__pb2.UserRequest.FromString,
                     response_serializer=user__pb2.User.SerializeToString,
             ),
+            'LinkTelegram': grpc.unary_unary_rpc_method_handler(
+                    servicer.LinkTelegram,
+                    request_deserializer=user__pb2.LinkTelegramRequest.FromString,
+                    response_serializer=user__pb2.User.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'flightctl.user.v1.UserService', rpc_method_handlers)
@@ -90,7 +110,7 @@ def add_UserServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class UserService:
     """Owned by user-manager. Called by data-collector (does the user exist?) and
-    alert-notifier (which Telegram chat does an alert go to?).
+    alert-notifier (which Telegram chat does an alert go to? link the chat that sent /start CODE).
     """
 
     @staticmethod
@@ -136,6 +156,33 @@ class UserService:
             target,
             '/flightctl.user.v1.UserService/GetUser',
             user__pb2.UserRequest.SerializeToString,
+            user__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LinkTelegram(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flightctl.user.v1.UserService/LinkTelegram',
+            user__pb2.LinkTelegramRequest.SerializeToString,
             user__pb2.User.FromString,
             options,
             channel_credentials,

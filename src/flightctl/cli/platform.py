@@ -29,14 +29,22 @@ def _kind_runner() -> Runner:
     return SubprocessRunner()
 
 
-def _choose(ctx: Context, local: bool, kind: bool) -> None:
-    """--local / --kind on the command override the global --context."""
+def _choose(ctx: Context, local: bool, kind: bool, default: str | None = None) -> None:
+    """--local / --kind on the command override the global --context; when no context was
+    chosen at all (no --context, FLIGHTCTL_CONTEXT or `flightctl context use`), ``default``."""
     if local and kind:
         raise UsageError("--local and --kind exclude each other")
     if local:
         ctx.context = "local"
     elif kind:
         ctx.context = "kind"
+    elif default is not None and ctx.context_source == "default":
+        ctx.context = default
+
+
+def _existing(ctx: Context) -> str:
+    """The platform `down` stops when none was named: the local one if this home has one."""
+    return "local" if ctx.home.load_state() is not None else "kind"
 
 
 def _platform(ctx: Context) -> LocalPlatform | KindPlatform:
@@ -80,9 +88,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Bring the platform up and wait until every component is healthy."""
+        """Bring the platform up and wait until every component is healthy.
+
+        Without --local or --kind, and with no context chosen (--context, FLIGHTCTL_CONTEXT,
+        `flightctl context use`), `up` creates the Kind cluster (SPEC section 2)."""
         obj: Context = ctx.obj
-        _choose(obj, local, kind or multi_node or (dry_run and not local))
+        _choose(obj, local, kind or multi_node or (dry_run and not local), default="kind")
         if obj.context == "kind":
             status = _kind(obj, dry_run).up(
                 os.environ, Path.cwd(), multi_node=multi_node, ingress=ingress, timeout=timeout or KIND_TIMEOUT
@@ -107,9 +118,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Stop every process the platform started (data is kept unless --purge), or only the named ones.
-        With --kind: stop the port-forwards and delete the cluster (its volumes go with it)."""
+        With --kind: stop the port-forwards and delete the cluster (its volumes go with it).
+        Without either, and with no context chosen: the local platform if this home has one."""
         obj: Context = ctx.obj
-        _choose(obj, local, kind or (dry_run and not local))
+        _choose(obj, local, kind or (dry_run and not local), default=_existing(obj))
         if purge and components:
             raise UsageError("--purge removes all data; it cannot be combined with component names")
         if obj.context == "kind":
@@ -125,10 +137,20 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}", err=True)
 
     @app.command()
-    def status(ctx: typer.Context) -> None:
-        """Where everything is and whether it is healthy."""
+    def status(
+        ctx: typer.Context,
+        wait: Annotated[bool, typer.Option("--wait", help="wait until every service is healthy")] = False,
+        timeout: Annotated[float, typer.Option("--timeout", min=0, help="seconds --wait waits")] = 120.0,
+    ) -> None:
+        """Where everything is and whether it is healthy (--wait: until it is)."""
         obj: Context = ctx.obj
-        result = _platform(obj).status()
+        platform = _platform(obj)
+        if wait:
+            from flightctl.cli.ops import wait_healthy
+
+            result = wait_healthy(platform.status, timeout, obj.progress)
+        else:
+            result = platform.status()
         emit(result if obj.output != "table" else _summary(result), obj.output)
 
     @app.command()

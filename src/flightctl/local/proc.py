@@ -94,9 +94,12 @@ def spawn(
 
 def record(run_dir: Path, running: Running) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / f"{running.name}.json").write_text(
-        json.dumps({"pid": running.pid, "match": running.match, "fingerprint": running.fingerprint})
-    )
+    # Written aside and renamed into place: a concurrent `find` (another flightctl command)
+    # never reads a half-written file and takes the process for gone.
+    target = run_dir / f"{running.name}.json"
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
+    partial.write_text(json.dumps({"pid": running.pid, "match": running.match, "fingerprint": running.fingerprint}))
+    os.replace(partial, target)
 
 
 def stop(run_dir: Path, name: str, timeout: float = 20.0, sig: int = signal.SIGTERM) -> bool:

@@ -16,7 +16,7 @@ from flightctl.local.layout import MODULES, SERVICES, Home, State
 
 # Passed through from flightctl's environment (or ./.env) to the services that use them.
 PASSTHROUGH = {
-    "user-manager": ("IDEMPOTENCY_TTL_SECONDS", "OUTBOX_RETRY_SECONDS"),
+    "user-manager": ("IDEMPOTENCY_TTL_SECONDS", "OUTBOX_RETRY_SECONDS", "TELEGRAM_LINK_TTL_SECONDS"),
     "data-collector": (
         "OPENSKY_API_URL",
         "OPENSKY_TOKEN_URL",
@@ -31,7 +31,7 @@ PASSTHROUGH = {
         "CIRCUIT_RESET_SECONDS",
         "FLIGHT_RETENTION_DAYS",
     ),
-    "alert-system": ("ALERT_REPEAT_SECONDS",),
+    "alert-system": ("ALERT_REPEAT_SECONDS", "KAFKA_SESSION_TIMEOUT_MS"),
     "alert-notifier": ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_EMAIL", "TELEGRAM_MAX_ATTEMPTS"),
     "sla-breach-detector": ("PROMETHEUS_TIMEOUT_SECONDS",),
 }

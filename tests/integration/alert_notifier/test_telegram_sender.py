@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Iterator
 
@@ -158,3 +159,28 @@ def test_telegram_down_at_start_then_back(fake: FakeTelegram, vtime: VirtualTime
         fake.start()
         assert s.send(CHAT, "hello") == 1
     assert [m.text for m in fake.messages] == ["hello"]
+
+
+def test_the_bot_username_and_incoming_start_messages(fake: FakeTelegram, sender: TelegramSender) -> None:
+    assert sender.username() == fake.username
+    assert sender.get_updates(None, 0).result(timeout=5) == []
+    first = fake.push_update(4242, "/start AbCdEfGhIjKlMnOpQrStUvWx")
+    second = fake.push_update(-100777, "hello")
+    updates = sender.get_updates(None, 1).result(timeout=5)
+    assert [(u.update_id, u.chat_id, u.text) for u in updates] == [
+        (first["update_id"], "4242", "/start AbCdEfGhIjKlMnOpQrStUvWx"),
+        (second["update_id"], "-100777", "hello"),
+    ]
+    # The next offset confirms them: the long poll then waits and returns nothing.
+    assert sender.get_updates(second["update_id"] + 1, 1).result(timeout=5) == []
+    assert fake.pending_updates == []
+
+
+def test_a_long_poll_in_flight_is_cancelled_at_once(fake: FakeTelegram, sender: TelegramSender) -> None:
+    poll = sender.get_updates(None, 30)
+    assert fake.wait_for_calls("getUpdates", 1, timeout=5)
+    started = time.monotonic()
+    poll.cancel()
+    with pytest.raises(concurrent.futures.CancelledError):
+        poll.result(timeout=5)
+    assert time.monotonic() - started < 2

@@ -265,6 +265,21 @@ def test_delay_fault_then_normal_answer(fake: FakeOpenSky) -> None:
     assert time.monotonic() - started >= 0.2
 
 
+def test_gate_fault_holds_the_answer_until_released(fake: FakeOpenSky) -> None:
+    gate = threading.Event()
+    fake.queue_faults(Fault(gate=gate, status=503))
+    result: list[int] = []
+    url = flights_url(fake, "arrival", "LIRF", T0, T0 + DAY)
+    client = threading.Thread(target=lambda: result.append(call(url, timeout=10)[0]))
+    client.start()
+    assert fake.wait_for_flight_requests(1, timeout=2)
+    client.join(timeout=0.2)
+    assert client.is_alive() and result == []  # still held
+    gate.set()
+    client.join(timeout=5)
+    assert result == [503]
+
+
 def test_stop_cuts_a_delay_short(fake: FakeOpenSky) -> None:
     fake.queue_faults(Fault(delay=30))
     result: list[int] = []

@@ -139,3 +139,34 @@ def test_dry_run_is_for_the_cluster_only(tmp_path: Path) -> None:
     code, _out, err = invoke(tmp_path / "home", "up", "--local", "--dry-run")
     assert code == 2
     assert "kind cluster only" in error_line(err)
+
+
+def test_plain_up_means_kind_unless_a_context_was_chosen(tmp_path: Path, use_runner: RecordingRunner) -> None:
+    # SPEC section 2: `flightctl up` creates the Kind cluster; here kind is missing: exit 5.
+    use_runner.programs.discard("kind")
+    code, _out, err = invoke(tmp_path / "home", "up")
+    assert code == 5 and "install kind" in error_line(err)
+
+    # A context chosen with `flightctl context use` (or --context) is respected.
+    home = tmp_path / "chosen"
+    assert invoke(home, "context", "use", "local")[0] == 0
+    code, _out, err = invoke(home, "up", "--multi-node")
+    assert code == 5, "--multi-node still means the cluster"
+    code, _out, err = invoke(home, "down")
+    assert code == 0 and "nothing was running" in err  # the local platform, not the cluster
+    assert use_runner.commands() == []
+
+
+def test_plain_down_stops_the_platform_this_home_has(tmp_path: Path, use_runner: RecordingRunner) -> None:
+    from flightctl.local.layout import Home, State
+
+    use_runner.script[("kind", "get", "clusters")] = Completed(0, "")
+    code, _out, err = invoke(tmp_path / "none", "down")
+    assert code == 0 and use_runner.commands() == ["kind get clusters"]  # no local platform: the cluster
+
+    home = Home(tmp_path / "local")
+    home.root.mkdir()
+    home.save_state(State(port_base=29400, api_token="t", postgres_password="p", kafka_cluster_id="c"))
+    code, _out, err = invoke(home.root, "down")
+    assert code == 0 and "nothing was running" in err
+    assert use_runner.commands() == ["kind get clusters"]  # unchanged: the local platform was chosen

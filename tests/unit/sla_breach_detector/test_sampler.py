@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from flightctl.local.proc import wait_until
 from services.sla_breach_detector.config import MetricRule, SlaConfig
 from services.sla_breach_detector.metrics import SlaMetrics
 from services.sla_breach_detector.prometheus import PrometheusError, Sample
@@ -29,11 +31,14 @@ class FakePrometheus:
     def __init__(self) -> None:
         self.answers: dict[str, list[Sample] | Exception] = {}
         self.asked: list[str] = []
+        self.hold: dict[str, threading.Event] = {}  # queries that wait until their event is set
         self._lock = threading.Lock()
 
     def __call__(self, promql: str) -> list[Sample]:
         with self._lock:
             self.asked.append(promql)
+        if promql in self.hold:
+            self.hold[promql].wait(timeout=30)
         answer = self.answers.get(promql, [])
         if isinstance(answer, Exception):
             raise answer
@@ -62,8 +67,8 @@ class Steps:
 
 
 class Harness:
-    def __init__(self, *rules: MetricRule) -> None:
-        self.config = SlaConfig(metrics=rules, t_check=30, extra_settings={})
+    def __init__(self, *rules: MetricRule, query_deadline: float = 6.0, t_check: float = 30) -> None:
+        self.config = SlaConfig(metrics=rules, t_check=t_check, extra_settings={})
         self.prometheus = FakePrometheus()
         self.publisher = FakePublisher()
         self.registry = CollectorRegistry()
@@ -80,7 +85,7 @@ class Harness:
             now=Steps(),
             new_id=lambda: next(self.ids),
             timer=lambda: self.clock,
-            pool_size=2,
+            query_deadline=query_deadline,
         )
 
     def answer(self, rule: MetricRule, *values: float, labels: dict[str, str] | None = None) -> None:
@@ -240,3 +245,81 @@ def test_stats_list_configured_metrics_before_the_first_check() -> None:
     stats = BreachStats()
     stats.track(SlaConfig(metrics=(LATENCY,), t_check=30, extra_settings={}))
     assert stats.snapshot()["latency"]["last_check"] is None
+
+
+def test_a_slow_query_is_abandoned_at_the_deadline_and_the_others_are_judged() -> None:
+    h = Harness(LATENCY, FREE, query_deadline=0.05)
+    release = h.prometheus.hold["q_latency"] = threading.Event()
+    try:
+        h.answer(LATENCY, 9.0)
+        h.answer(FREE, 0.0)
+        outcomes = []
+        for _ in range(3):
+            started = time.monotonic()
+            result = h.sampler.run_check()
+            assert time.monotonic() - started < 5  # bounded by the deadline, not by the query
+            outcomes.append(result.outcomes[0])
+        assert [o.error for o in outcomes] == [
+            "no answer within 0.05s (the query was abandoned for this check)",
+            "the previous query of this metric is still running",  # not a second thread
+            "the previous query of this metric is still running",
+        ]
+        assert h.prometheus.asked.count("q_latency") == 1
+        assert h.sampler.in_flight() == 1
+        stats = h.stats.snapshot()
+        assert stats["latency"]["errors"] == 3 and stats["latency"]["high_breaches"] == 0
+        assert [m["metric"] for m in h.publisher.sent] == ["free_ratio"]  # the fast one went on
+    finally:
+        release.set()
+        h.sampler.close()
+
+
+def test_the_answer_of_an_abandoned_query_is_dropped() -> None:
+    h = Harness(LATENCY, query_deadline=0.05)
+    release = h.prometheus.hold["q_latency"] = threading.Event()
+    try:
+        h.answer(LATENCY, 9.0)
+        h.sampler.run_check()
+        del h.prometheus.hold["q_latency"]
+        release.set()
+        assert wait_until(lambda: h.sampler.in_flight() == 0, 10)
+        h.sampler.run_check()
+        h.sampler.run_check()
+        assert h.publisher.sent == []  # two samples judged, not three
+        h.sampler.run_check()
+        assert [m["violations_count"] for m in h.publisher.sent] == [3]
+    finally:
+        release.set()
+        h.sampler.close()
+
+
+@pytest.mark.parametrize(("deadline", "t_check", "expected"), [(6.0, 30, 6.0), (6.0, 5, 4.0), (0.5, 1, 0.5)])
+def test_a_check_never_waits_longer_than_most_of_its_interval(deadline: float, t_check: float, expected: float) -> None:
+    h = Harness(LATENCY, query_deadline=deadline, t_check=t_check)
+    try:
+        assert h.sampler.deadline(h.config) == pytest.approx(expected)
+    finally:
+        h.sampler.close()
+
+
+def test_a_config_posted_while_a_check_runs_applies_from_the_next_check() -> None:
+    h = Harness(LATENCY, FREE)
+    release = h.prometheus.hold["q_latency"] = threading.Event()
+    results: list[Any] = []
+    try:
+        h.answer(LATENCY, 0.5)
+        h.answer(FREE, 0.5)
+        check = threading.Thread(target=lambda: results.append(h.sampler.run_check()))
+        check.start()
+        assert wait_until(lambda: "q_latency" in h.prometheus.asked, 10)
+        only_free = MetricRule(name="free_ratio", type="gauge", query="q_free", min=0.6, max=1.0)
+        h.config = SlaConfig(metrics=(only_free,), t_check=30, extra_settings={})  # swapped mid-check
+        release.set()
+        check.join(timeout=10)
+        assert [o.metric for o in results[0].outcomes] == ["latency", "free_ratio"]  # the old config
+        second = h.sampler.run_check()
+        assert [o.metric for o in second.outcomes] == ["free_ratio"]
+        assert h.publisher.sent == []
+    finally:
+        release.set()
+        h.sampler.close()

@@ -1,0 +1,56 @@
+"""How long `flightctl --help` (and a few sub-command helps) take to start, as a user sees it.
+
+Runs each command N times in a fresh interpreter and prints the median and fastest wall-clock
+time and the median CPU time, beside `python -c pass` (the interpreter's own floor on this
+machine). Not a test: it asserts nothing; the target is under 300 ms for every help.
+
+    .venv/bin/python bench/cli_help.py [-n 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+COMMANDS = (
+    ["-c", "pass"],
+    ["-m", "flightctl", "--help"],
+    ["-m", "flightctl", "users", "--help"],
+    ["-m", "flightctl", "users", "create", "--help"],
+    ["-m", "flightctl", "smoke", "--help"],
+)
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(args: list[str], runs: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU milliseconds per run (CPU time is steadier on a busy machine)."""
+    wall, cpu = [], []
+    for _ in range(runs):
+        cpu_before, started = cpu_seconds(), time.perf_counter()
+        subprocess.run([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((cpu_seconds() - cpu_before) * 1000)
+    return wall, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    print(f"{'command':<42}{'wall median':>12}{'wall min':>10}{'cpu median':>12}  (ms, {runs} runs)")
+    for args in COMMANDS:
+        wall, cpu = measure(args, runs)
+        label = "python " + " ".join(args)
+        print(f"{label:<42}{statistics.median(wall):>12.0f}{min(wall):>10.0f}{statistics.median(cpu):>12.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""`flightctl doctor`: every prerequisite of the current context, and how to install what is missing."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import typer
+
+from flightctl.cli.context import FLIGHTCTL_PORT_BASE, Context
+from flightctl.cli.output import emit
+from flightctl.errors import PrerequisiteMissing
+
+KIND_DOCS = "https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
+KUBECTL_DOCS = "https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/"
+MIN_JAVA = 17
+
+
+@dataclass
+class Check:
+    name: str
+    required: bool
+    ok: bool
+    found: str
+    fix: str = ""
+
+
+def _which(name: str, required: bool, fix: str, binary: str | None = None) -> Check:
+    path = shutil.which(binary or name)
+    return Check(name, required, path is not None, path or "not found", "" if path else fix)
+
+
+def _finder(name: str, required: bool, find: Callable[[], str]) -> Check:
+    """Reuse the local platform's own look-up (its error message says what to install)."""
+    try:
+        return Check(name, required, True, find())
+    except PrerequisiteMissing as exc:
+        return Check(name, required, False, "not found", exc.message.split("install it: ", 1)[-1])
+
+
+def _python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    ok = sys.version_info >= (3, 11)
+    return Check("python", True, ok, f"{sys.executable} ({version})", "" if ok else "install Python 3.11 or newer")
+
+
+def _java(required: bool) -> Check:
+    import re
+    import subprocess
+
+    fix = f"apt-get install -y openjdk-{MIN_JAVA}-jre-headless"
+    path = shutil.which("java")
+    if path is None:
+        return Check("java", required, False, "not found", fix)
+    try:
+        out = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=20, check=False).stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("java", required, False, f"{path}: {exc}", fix)
+    match = re.search(r'version "(\d+)', out)
+    major = int(match.group(1)) if match else 0
+    ok = major >= MIN_JAVA
+    return Check("java", required, ok, f"{path} (Java {major or '?'})", "" if ok else fix + f" (Java {MIN_JAVA}+)")
+
+
+def _maven(required: bool) -> Check:
+    from flightctl.local.kafka import jar_dir
+
+    if any(jar_dir().glob("kafka_2.13-*.jar")):
+        path = shutil.which("mvn")
+        return Check("maven", False, True, f"{path or 'not needed'} (Kafka jars cached in {jar_dir()})")
+    return _which("maven", required, "apt-get install -y maven", "mvn")
+
+
+def _docker(required: bool) -> Check:
+    import subprocess
+
+    check = _which("docker", required, "apt-get install -y docker.io")
+    if not check.ok or not required:
+        return check
+    try:
+        result = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        check.ok, check.fix = False, f"start the Docker daemon ({exc})"
+        return check
+    if result.returncode == 0:
+        check.found += f" (server {result.stdout.strip()})"
+        return check
+    lines = result.stderr.strip().splitlines()
+    check.ok, check.fix = False, f"start the Docker daemon ({lines[-1] if lines else 'no answer'})"
+    return check
+
+
+def _ports(obj: Context, required: bool) -> Check:
+    import os
+
+    from flightctl.local.layout import DEFAULT_PORT_BASE, Ports, port_in_use
+
+    state = obj.home.load_state()
+    base = state.port_base if state else int(os.environ.get(FLIGHTCTL_PORT_BASE) or DEFAULT_PORT_BASE)
+    ports = Ports(base).all()
+    label = f"{min(ports.values())}-{max(ports.values())}"
+    if state is not None:
+        from flightctl.local.platform import LocalPlatform
+
+        if LocalPlatform(obj.home).anything_running():
+            return Check("ports", required, True, f"{label} (held by this platform)")
+    busy = [f"{name} {port}" for name, port in ports.items() if port_in_use(port)]
+    if busy:
+        fix = f"free them or choose another range: flightctl up --local --port-base N (or {FLIGHTCTL_PORT_BASE})"
+        return Check("ports", required, False, f"{label}: in use: {', '.join(busy)}", fix)
+    return Check("ports", required, True, f"{label} free")
+
+
+def checks(obj: Context) -> list[Check]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flightctl.local import nginx, postgres, prometheus
+
+    local, kind = obj.context == "local", obj.context == "kind"
+    tasks: list[Callable[[], Check]] = [
+        _python,
+        lambda: _java(local),
+        lambda: _maven(local),
+        lambda: _finder("initdb", local, lambda: postgres.bin_path("initdb")),
+        lambda: _finder("pg_ctl", local, lambda: postgres.bin_path("pg_ctl")),
+        lambda: _finder("prometheus", local, prometheus.binary),
+        lambda: _finder("nginx", local, nginx.binary),
+        lambda: _which("openssl", False, "apt-get install -y openssl"),
+        lambda: _docker(kind),
+        lambda: _which("kind", kind, f"see {KIND_DOCS}"),
+        lambda: _which("kubectl", kind, f"see {KUBECTL_DOCS}"),
+        lambda: _ports(obj, local),
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda task: task(), tasks))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def doctor(ctx: typer.Context) -> None:
+        """Check the prerequisites of the current context.
+
+        Each missing tool comes with the command that installs it; exit 5 when one the current
+        context needs is missing."""
+        obj: Context = ctx.obj
+        obj.progress(f"checking prerequisites for the {obj.context} context")
+        found = checks(obj)
+        missing = [c for c in found if c.required and not c.ok]
+        if obj.output == "table":
+            rows = [{**asdict(c), "required": c.required, "ok": c.ok} for c in found]
+            emit(rows, "table", ["name", "required", "ok", "found", "fix"])
+        else:
+            emit({"context": obj.context, "ok": not missing, "checks": [asdict(c) for c in found]}, obj.output)
+        if missing:
+            names = ", ".join(f"{c.name} ({c.fix})" for c in missing)
+            raise PrerequisiteMissing(f"missing for the {obj.context} context: {names}")
+        if any(not c.ok for c in found):
+            obj.progress("optional tools are missing (see FIX); nothing the current context needs")

@@ -1,0 +1,399 @@
+"""A small lab around the real detector: an exporter whose gauges the test sets, a second real
+Prometheus scraping it every 200 ms, and a real sla-breach-detector process
+(``python -m services.sla_breach_detector``) pointed at that Prometheus (through a pass-through
+proxy that can hold one query, to make it slow) and at the platform's Kafka. The platform's own
+Prometheus scrapes every 5 s, so three samples would take over a minute there; this lab sees
+three in a few seconds with the very same code paths.
+
+Ports come from 21450-21499 (this suite's share of 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import yaml
+from kafka import KafkaConsumer, TopicPartition
+
+from flightctl.local.layout import port_in_use
+from flightctl.local.proc import tail, wait_until
+from services.common.kafka import SLA_BREACH
+from tests.conftest import ROOT, Platform
+
+LAB_PORTS = range(21450, 21500)
+SCRAPE_INTERVAL = "200ms"
+LAB_TOKEN = "lab-token"
+
+
+def free_port(taken: set[int]) -> int:
+    for port in LAB_PORTS:
+        if port not in taken and not port_in_use(port):
+            taken.add(port)
+            return port
+    raise RuntimeError("no free port in 21450-21499")
+
+
+class Exporter:
+    """Serves gauges in the Prometheus text format; ``set`` changes what the next scrape sees."""
+
+    def __init__(self, port: int) -> None:
+        self._values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self._lock = threading.Lock()
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = exporter.render().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.target = f"127.0.0.1:{port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="lab-exporter", daemon=True)
+        self._thread.start()
+
+    def set(self, name: str, value: float, **labels: str) -> None:
+        with self._lock:
+            self._values[(name, tuple(sorted(labels.items())))] = value
+
+    def render(self) -> str:
+        with self._lock:
+            items = sorted(self._values.items())
+        lines = []
+        for (name, labels), value in items:
+            shown = ",".join(f'{k}="{v}"' for k, v in labels)
+            text = "NaN" if math.isnan(value) else repr(float(value))
+            lines.append(f"{name}{{{shown}}} {text}" if shown else f"{name} {text}")
+        return "\n".join(lines) + "\n"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class SlowProxy:
+    """Between the detector and the lab Prometheus: passes every request through, except
+    instant queries whose PromQL is held, which wait until released (a slow query)."""
+
+    def __init__(self, port: int, upstream: str) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.held: dict[str, threading.Event] = {}
+        self.asked: dict[str, int] = {}
+        self.http = httpx.Client(timeout=10)
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                query = parse_qs(url.query).get("query", [""])[0] if url.path == "/api/v1/query" else ""
+                with proxy._lock:
+                    proxy.asked[query] = proxy.asked.get(query, 0) + 1
+                    gate = proxy.held.get(query) if query else None
+                if gate is not None:
+                    gate.wait(timeout=30)
+                try:
+                    upstream_response = proxy.http.get(upstream + self.path)
+                    status, body = upstream_response.status_code, upstream_response.content
+                    kind = upstream_response.headers.get("Content-Type", "application/json")
+                except httpx.HTTPError as exc:
+                    status, body, kind = 502, f"upstream unreachable: {exc}".encode(), "text/plain"
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the detector gave up on this query already
+                    self.close_connection = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="lab-proxy", daemon=True)
+        self._thread.start()
+
+    def hold(self, query: str) -> threading.Event:
+        gate = threading.Event()
+        with self._lock:
+            self.held[query] = gate
+        return gate
+
+    def release_all(self) -> None:
+        with self._lock:
+            gates, self.held = list(self.held.values()), {}
+        for gate in gates:
+            gate.set()
+
+    def close(self) -> None:
+        self.release_all()
+        self._server.shutdown()
+        self._server.server_close()
+        self.http.close()
+
+
+class LabPrometheus:
+    """A real Prometheus (the Debian binary the platform uses) scraping only the exporter."""
+
+    def __init__(self, directory: Path, port: int, target: str) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.port = port
+        self.log = directory / "prometheus.log"
+        config = {
+            "global": {"scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": SCRAPE_INTERVAL},
+            "scrape_configs": [{"job_name": "lab", "static_configs": [{"targets": [target]}]}],
+        }
+        self.config_file = directory / "prometheus.yml"
+        self.config_file.write_text(yaml.safe_dump(config))
+        self.command = [
+            "/usr/bin/prometheus",
+            f"--config.file={self.config_file}",
+            f"--storage.tsdb.path={directory / 'prometheus-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.launch()
+        self.wait_scraped()
+
+    def launch(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_scraped(self) -> None:
+        """Until the exporter has been scraped (Prometheus hands new targets to its scrapers
+        about 5 s after start)."""
+
+        def scraped() -> bool:
+            try:
+                body = httpx.get(f"{self.url}/api/v1/query", params={"query": 'up{job="lab"} == 1'}, timeout=2).json()
+            except (httpx.HTTPError, ValueError):
+                return False
+            return bool(body.get("data", {}).get("result"))
+
+        if not wait_until(scraped, 30):
+            raise AssertionError(f"the lab Prometheus never scraped the exporter:\n{tail(self.log)}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+        assert wait_until(lambda: not port_in_use(self.port), 10), "the lab Prometheus still holds its port"
+
+
+class Detector:
+    """sla-breach-detector as its own process, configured through its environment."""
+
+    def __init__(self, directory: Path, port: int, prometheus_url: str, kafka: str, config: dict[str, Any]) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.config_path = directory / "sla-config.yaml"
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.log = directory / "detector.log"
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/root"),
+            "PYTHONUNBUFFERED": "1",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(port),
+            "API_TOKEN": LAB_TOKEN,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "PROMETHEUS_URL": prometheus_url,
+            "SLA_CONFIG_PATH": str(self.config_path),
+            "PROMETHEUS_TIMEOUT_SECONDS": "1",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {LAB_TOKEN}"}, timeout=10)
+
+    def start(self) -> None:
+        self.launch()
+        self.wait_healthy()
+
+    def launch(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.sla_breach_detector"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_healthy(self) -> None:
+        if not wait_until(lambda: self.health_status() == 200, 30):
+            raise AssertionError(f"the lab detector never became healthy:\n{tail(self.log, 40)}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def health_status(self) -> int | None:
+        if not self.alive():
+            raise AssertionError(f"the lab detector exited:\n{tail(self.log, 40)}")
+        try:
+            return self.http.get("/health").status_code
+        except httpx.HTTPError:
+            return None
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        response = self.http.get("/breach/stats")
+        assert response.status_code == 200, response.text
+        result: dict[str, dict[str, Any]] = response.json()
+        return result
+
+    def checks(self) -> float:
+        """sla_checks_total from the detector's own /metrics."""
+        for line in self.http.get("/metrics").text.splitlines():
+            if line.startswith("sla_checks_total "):
+                return float(line.split()[1])
+        return 0.0
+
+    def wait_checks(self, count: int, timeout: float = 20) -> None:
+        """Wait until ``count`` more checks have completed."""
+        target = self.checks() + count
+        assert wait_until(lambda: self.checks() >= target, timeout), f"fewer than {count} checks ran"
+
+    def stop(self) -> None:
+        self.http.close()  # first: an idle keep-alive connection holds the HTTP server's loop open
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+class BreachReader:
+    """Reads ``sla_breach`` from the end it had when created (kafka-python, no group)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap.split(","),
+            enable_auto_commit=False,
+            bootstrap_timeout_ms=10000,
+            consumer_timeout_ms=1000,
+        )
+        partitions = self._consumer.partitions_for_topic(SLA_BREACH) or set()
+        assert partitions, "the sla_breach topic does not exist"
+        assigned = [TopicPartition(SLA_BREACH, p) for p in sorted(partitions)]
+        self._consumer.assign(assigned)
+        self._consumer.seek_to_end(*assigned)
+        for tp in assigned:  # resolve the end offsets now, before anything is produced
+            self._consumer.position(tp)
+        self.events: list[tuple[str | None, dict[str, Any]]] = []
+
+    def poll(self) -> list[tuple[str | None, dict[str, Any]]]:
+        for records in self._consumer.poll(timeout_ms=300).values():
+            for record in records:
+                key = record.key.decode() if record.key is not None else None
+                self.events.append((key, json.loads(record.value)))
+        return self.events
+
+    def of(self, metric: str) -> list[dict[str, Any]]:
+        return [value for _, value in self.events if value.get("metric") == metric]
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class Lab:
+    def __init__(self, platform: Platform, directory: Path) -> None:
+        self.run = uuid.uuid4().hex[:8]
+        taken: set[int] = set()
+        self.kafka = str(platform.status["kafka"])
+        self.exporter = Exporter(free_port(taken))
+        self.prometheus = LabPrometheus(directory, free_port(taken), self.exporter.target)
+        self.gauge = f"lab_gauge_{self.run}"
+        self.nan = f"lab_nan_{self.run}"
+        self.absent = f"lab_absent_{self.run}"
+        self.config: dict[str, Any] = {
+            "metrics": [
+                {"name": self.gauge, "type": "gauge", "query": "sla_lab_gauge", "min": 10, "max": 20},
+                {"name": self.nan, "type": "gauge", "query": "sla_lab_nan", "min": 0, "max": 1},
+                {"name": self.absent, "type": "gauge", "query": "sla_lab_never_exported", "min": 0, "max": 1},
+            ],
+            "settings": {"t_check": 1},
+        }
+        for series in ("a", "b", "c"):
+            self.exporter.set("sla_lab_gauge", 15, series=series)
+        self.exporter.set("sla_lab_nan", math.nan)
+        self.proxy = SlowProxy(free_port(taken), self.prometheus.url)
+        self.detector = Detector(directory, free_port(taken), self.proxy.url, self.kafka, self.config)
+
+    def start(self) -> None:
+        # Both start at once: the detector needs no Prometheus to start, only to be healthy.
+        self.prometheus.launch()
+        self.detector.launch()
+        self.prometheus.wait_scraped()
+        self.detector.wait_healthy()
+
+    def close(self) -> None:
+        try:
+            self.proxy.release_all()
+            self.detector.stop()
+        finally:
+            try:
+                self.prometheus.stop()
+            finally:
+                self.proxy.close()
+                self.exporter.close()
+
+
+@pytest.fixture(scope="module")
+def lab(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(platform, tmp_path_factory.mktemp("sla-lab"))
+    try:
+        lab.start()
+        yield lab
+    finally:
+        lab.close()
+
+
+@pytest.fixture
+def breaches(lab: Lab) -> Iterator[BreachReader]:
+    reader = BreachReader(lab.kafka)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+@pytest.fixture
+def sla_client(platform: Platform) -> Iterator[httpx.Client]:
+    """The platform's own detector; whatever a test posts, the original config is put back."""
+    with platform.client("sla-breach-detector") as client:
+        original = client.get("/sla/config").json()
+        try:
+            yield client
+        finally:
+            restored = client.post("/sla/config", json=original)
+            assert restored.status_code == 200, restored.text

@@ -1,0 +1,62 @@
+"""The test-only crash points of alert-system are inert unless named, and crash exactly where
+they say (the crash is replaced by a recorder here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.alert_system import faults
+from services.alert_system.app import Settings
+from services.common.errors import ConfigError
+from services.common.kafka import Handled, Incoming, Outgoing
+
+BASE = {"DATABASE_URL": "postgresql+psycopg://a:b@127.0.0.1/alert_system", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+MESSAGE = Incoming(topic="to-alert-system", partition=0, offset=1, key=None, value=b"{}")
+OUT = [Outgoing("to-notifier", "k", {"event_id": "e"})]
+
+
+def test_unset_or_another_service_is_inert() -> None:
+    assert Settings.from_env(BASE).fault_inject is None
+    assert Settings.from_env({**BASE, "FLIGHTCTL_FAULT_INJECT": "alert-notifier:before-send"}).fault_inject is None
+    handler = faults.with_crash_point(lambda m: Handled(OUT), None)
+    assert handler(MESSAGE).outputs == OUT
+
+
+def test_an_unknown_point_stops_the_start() -> None:
+    with pytest.raises(ConfigError, match="FLIGHTCTL_FAULT_INJECT"):
+        Settings.from_env({**BASE, "FLIGHTCTL_FAULT_INJECT": "alert-system:somewhere"})
+    assert Settings.from_env({**BASE, "FLIGHTCTL_FAULT_INJECT": "alert-system:after-produce"}).fault_inject == (
+        "after-produce"
+    )
+
+
+@pytest.mark.parametrize(
+    ("point", "until_crash"),
+    [
+        ("before-produce", ["handled", "crash"]),  # the runner has produced nothing yet
+        ("after-produce", ["handled", "produced", "crash"]),  # before the state is recorded
+        ("after-record", ["handled", "produced", "record", "crash"]),  # before the offset commit
+    ],
+)
+def test_each_point_crashes_where_it_says(monkeypatch: pytest.MonkeyPatch, point: str, until_crash: list[str]) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(faults, "crash", lambda: events.append("crash"))
+
+    def decide(message: Incoming) -> Handled:
+        events.append("handled")
+        return Handled(OUT, lambda: events.append("record"))
+
+    handled = faults.with_crash_point(decide, point)(MESSAGE)
+    if "crash" not in events:
+        events.append("produced")  # what the runner does between handler and commit
+        assert handled.commit is not None
+        handled.commit()
+    first = events.index("crash")
+    assert events[: first + 1] == until_crash
+    assert handled.outputs == OUT
+
+
+def test_nothing_to_produce_never_crashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faults, "crash", lambda: pytest.fail("crashed"))
+    handled = faults.with_crash_point(lambda m: Handled(), "before-produce")(MESSAGE)
+    assert handled.outputs == []
