@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,21 @@ class Platform:
 
     def flightctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_flightctl(self.env, *args, check=check)
+
+    def create_user(self, prefix: str = "user", *, chat_id: str | None = None) -> str:
+        """A new user with a unique email (and a Telegram chat id when given), through the API."""
+        email = f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+        with self.client("user-manager") as users:
+            created = users.post(
+                "/users",
+                json={"email": email, "first_name": "Grace", "last_name": "Hopper"},
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert created.status_code == 201, created.text
+            if chat_id is not None:
+                linked = users.post("/users/telegram", json={"email": email, "telegram_chat_id": chat_id})
+                assert linked.status_code == 200, linked.text
+        return email
 
     def database_url(self, service: str) -> str:
         """The SQLAlchemy URL of a service's own database in this platform's PostgreSQL."""

@@ -48,15 +48,7 @@ def dc_engine(platform: Platform) -> Iterator[Engine]:
 
 
 def create_user(platform: Platform) -> str:
-    email = f"dc-{uuid.uuid4().hex[:10]}@example.com"
-    with platform.client("user-manager") as users:
-        answer = users.post(
-            "/users",
-            json={"email": email, "first_name": "Giulia", "last_name": "Verdi"},
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )
-    assert answer.status_code == 201, answer.text
-    return email
+    return platform.create_user("dc")
 
 
 def insert_flights(engine: Engine, rows: list[dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from services.data_collector.opensky import Circuit, CircuitOpen, OpenSkyClient, OpenSkyError, RateLimited, Rejected
+from tests.fakes.clock import FakeClock
 from tests.fakes.opensky import FakeOpenSky, Fault, make_flight
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -18,21 +19,10 @@ DAY = 86400
 ID, SECRET = "dc-client", "dc-secret"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @dataclass
 class Rig:
     fake: FakeOpenSky
-    clock: Clock
+    clock: FakeClock
     client: OpenSkyClient
     circuit: Circuit
     outcomes: list[str] = field(default_factory=list)
@@ -47,7 +37,7 @@ def build(
     reset: float = 60.0,
     timeout: float = 5.0,
 ) -> Rig:
-    clock = Clock()
+    clock = FakeClock()
     circuit = Circuit(fail_max, reset, clock=clock)
     outcomes: list[str] = []
     remaining: list[int] = []

@@ -31,19 +31,8 @@ EXTRA_PORTS = range(22450, 22500)
 
 def new_user(platform: Platform, *, chat: bool = True) -> tuple[str, str | None]:
     """A new user (email), with a fresh Telegram chat id unless ``chat`` is false."""
-    email = f"pipe-{uuid.uuid4().hex[:10]}@example.com"
     chat_id = str(random.randint(10**9, 10**10)) if chat else None
-    with platform.client("user-manager") as users:
-        created = users.post(
-            "/users",
-            json={"email": email, "first_name": "Grace", "last_name": "Hopper"},
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )
-        assert created.status_code == 201, created.text
-        if chat_id is not None:
-            linked = users.post("/users/telegram", json={"email": email, "telegram_chat_id": chat_id})
-            assert linked.status_code == 200, linked.text
-    return email, chat_id
+    return platform.create_user("pipe", chat_id=chat_id), chat_id
 
 
 def reading(email: str, airport: str, count: int, *, high: int | None = None, low: int | None = None) -> dict[str, Any]:

@@ -10,24 +10,9 @@ from datetime import UTC, datetime
 from services.alert_notifier.service import DeliveryRecord
 from services.alert_notifier.telegram import TelegramFailure
 from services.alert_notifier.users import UserInfo
+from tests.fakes.clock import FakeClock  # noqa: F401 - re-exported for the notifier tests
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """Monotonic seconds that only move when a sleep is recorded."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> bool:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        return False
 
 
 class FakeStore:

@@ -6,17 +6,7 @@ import pytest
 
 from flightctl.cli.ops import wait_healthy
 from flightctl.errors import FlightctlError
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fakes.clock import FakeClock
 
 
 def status(**healthy: bool) -> dict[str, Any]:
@@ -37,7 +27,7 @@ def test_waits_until_every_service_is_healthy() -> None:
             raise answer
         return answer
 
-    clock, messages = Clock(), []
+    clock, messages = FakeClock(0.0), []
     result = wait_healthy(fetch, 30, messages.append, clock=clock, sleep=clock.sleep)
     assert result == status(user_manager=True, alert_notifier=True)
     assert clock.now == 3.0
@@ -49,7 +39,7 @@ def test_waits_until_every_service_is_healthy() -> None:
 
 
 def test_gives_up_after_the_timeout_naming_what_is_unhealthy() -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     with pytest.raises(FlightctlError, match=r"not healthy after 2.5s: data-collector"):
         wait_healthy(lambda: status(user_manager=True, data_collector=False), 2.5, clock=clock, sleep=clock.sleep)
     assert clock.now == 2.5  # never sleeps past the deadline

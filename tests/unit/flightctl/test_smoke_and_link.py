@@ -16,6 +16,7 @@ from flightctl.cli.smoke import FAIL, PASS, SKIP, Smoke, junit
 from flightctl.clients.api import ServiceClient
 from flightctl.errors import FlightctlError
 from flightctl.local.layout import Home
+from tests.fakes.clock import FakeClock
 
 
 class Services:
@@ -95,17 +96,6 @@ class Services:
         return httpx.Response(200, json=[d for d in self.deliveries if d["user_email"] == email])
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def context_for(tmp_path: Path, handlers: dict[str, Any]) -> Context:
     obj = Context(Home(tmp_path))
     for service, handler in handlers.items():
@@ -121,7 +111,7 @@ def context_for(tmp_path: Path, handlers: dict[str, Any]) -> Context:
 
 def run_smoke(tmp_path: Path, services: Services) -> tuple[Smoke, list[Any]]:
     obj = context_for(tmp_path, {s: services.handler(s) for s in ("user-manager", "data-collector", "alert-notifier")})
-    clock = Clock()
+    clock = FakeClock(0.0)
     smoke = Smoke(obj, "lirf", 5, "9001", clock=clock, sleep=clock.sleep)
     return smoke, smoke.run()
 
@@ -165,7 +155,7 @@ def test_no_delivery_within_the_timeout_names_the_step(tmp_path: Path) -> None:
         "t",
         transport=httpx.MockTransport(lambda r: httpx.Response(200, json=[])),
     )
-    clock = Clock()
+    clock = FakeClock(0.0)
     steps = Smoke(obj, "LIRF", 3, "9001", clock=clock, sleep=clock.sleep).run()
     failed = [s for s in steps if s.result == FAIL]
     assert [s.name for s in failed] == ["notification delivered"]
@@ -237,7 +227,7 @@ def test_a_refused_delivery_only_fails_for_a_real_chat(tmp_path: Path, require_s
         return answer
 
     services.data_collector = collect_then_refuse  # type: ignore[method-assign]
-    clock = Clock()
+    clock = FakeClock(0.0)
     steps = Smoke(obj, "LIRF", 5, "9001", require_sent=require_sent, clock=clock, sleep=clock.sleep).run()
     delivered = next(s for s in steps if s.name == "notification delivered")
     assert delivered.result == result

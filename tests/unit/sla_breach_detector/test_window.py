@@ -9,17 +9,10 @@ import pytest
 
 from services.sla_breach_detector.config import MetricRule, SlaConfig
 from services.sla_breach_detector.window import BreachWindows, Verdict, judge
+from tests.fakes.clock import FakeClock
 
 RULE = MetricRule(name="lat", type="gauge", query="q", min=1.0, max=5.0)
 NO_LABELS: dict[str, str] = {}
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def config(*rules: MetricRule, t_check: float = 30) -> SlaConfig:
