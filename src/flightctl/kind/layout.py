@@ -29,6 +29,11 @@ def secrets_file(home: Home) -> Path:
     return kind_dir(home) / "secrets.env"
 
 
+def settings_file(home: Home) -> Path:
+    """KEY=VALUE lines: the non-secret settings (ConfigMap flightctl-settings)."""
+    return kind_dir(home) / "settings.env"
+
+
 def certs_dir(home: Home) -> Path:
     return kind_dir(home) / "certs"
 

@@ -211,6 +211,12 @@ class KindPlatform:
 
             secret_values.write(path, secret_values.resolve(environ, cwd, secret_values.read(path)))
             cert, key = make_self_signed(certs)
+        tuning = secret_values.settings(environ, cwd)
+        settings_path = layout.settings_file(self.home)
+        if self.dry_run:
+            self._note(f"write {settings_path}: the services' settings set in the environment or ./.env")
+        else:
+            secret_values.write(settings_path, tuning)
         self.progress("creating the namespace and the Secrets")
         self._apply_generated(
             self._kubectl("create", "namespace", layout.NAMESPACE, "--dry-run=client", "-o", "yaml"),
@@ -245,6 +251,29 @@ class KindPlatform:
             ),
             "creating the Secret flightctl-tls",
         )
+        # Every service reads the ConfigMap flightctl-settings (envFrom, optional); with nothing
+        # set it is removed, so a setting taken out of .env does not linger in the cluster.
+        if tuning or self.dry_run:
+            self._apply_generated(
+                self._kubectl(
+                    "create",
+                    "configmap",
+                    "flightctl-settings",
+                    f"--from-env-file={settings_path}",
+                    "--dry-run=client",
+                    "-o",
+                    "yaml",
+                    namespace=layout.NAMESPACE,
+                ),
+                "creating the ConfigMap flightctl-settings",
+            )
+        else:
+            self._run(
+                self._kubectl(
+                    "delete", "configmap", "flightctl-settings", "--ignore-not-found", namespace=layout.NAMESPACE
+                ),
+                what="removing the ConfigMap flightctl-settings",
+            )
 
     def _wait(self, kind: str, name: str, timeout: float, *, namespace: str) -> None:
         seconds = f"--timeout={int(timeout)}s"

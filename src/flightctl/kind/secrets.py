@@ -27,6 +27,25 @@ REQUIRED = (
 OPTIONAL = ("OPENSKY_CLIENT_ID", "OPENSKY_CLIENT_SECRET", "TELEGRAM_BOT_TOKEN")
 
 
+def settings(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """The services' non-secret settings that are set in the environment or ./.env (the same
+    variables `flightctl up --local` passes through, e.g. COLLECT_INTERVAL_SECONDS): the values
+    of the ConfigMap flightctl-settings. Secrets are never among them."""
+    from flightctl.local.services import CONFIG_VARIABLES
+
+    dotenv = read_dotenv(cwd / ".env")
+    values: dict[str, str] = {}
+    for key in CONFIG_VARIABLES:
+        if key in OPTIONAL or key in REQUIRED:
+            continue
+        value = environ.get(key) or dotenv.get(key)
+        if value:
+            if "\n" in value or "\r" in value:
+                raise UsageError(f"{key} must be a single line")
+            values[key] = value
+    return values
+
+
 def _generate(key: str) -> str:
     # Hex: URL-safe, as DATABASE_URL needs.
     return secrets.token_hex(32 if key == "API_TOKEN" else 24)

@@ -390,7 +390,17 @@ def test_referenced_config_maps_and_claims_exist(manifests: list[Manifest]) -> N
                 assert volume["persistentVolumeClaim"]["claimName"] in claims
         for container in all_containers(workload):
             for source in container.get("envFrom", []):
-                assert source["configMapRef"]["name"] in config_maps
+                ref = source["configMapRef"]
+                # flightctl-settings is made by `flightctl up` from the environment (optional).
+                assert ref["name"] in config_maps or (ref["name"] == "flightctl-settings" and ref.get("optional"))
+
+
+def test_every_service_reads_the_optional_settings_config_map(manifests: list[Manifest]) -> None:
+    services = [w for w in workloads(manifests) if w["metadata"]["name"] in SERVICES]
+    assert len(services) == len(SERVICES)
+    for workload in services:
+        (server,) = [c for c in pod_spec(workload)["containers"] if c["name"] == "server"]
+        assert {"configMapRef": {"name": "flightctl-settings", "optional": True}} in server["envFrom"]
 
 
 def test_ingress_routes_the_contract_prefixes(manifests: list[Manifest]) -> None:

@@ -266,3 +266,26 @@ def test_status_without_a_cluster_says_how_to_start_it(home: Home, runner: Recor
     runner.script[("kubectl",)] = Completed(1, "", 'error: context "kind-flightctl" does not exist')
     with pytest.raises(FlightctlError, match=r"does not exist; start it with `flightctl up --kind`"):
         platform(home, runner).status()
+
+
+def test_settings_from_the_environment_become_the_config_map(
+    home: Home, runner: RecordingRunner, tmp_path: Path
+) -> None:
+    create = "kubectl --context kind-flightctl -n flightctl create configmap flightctl-settings "
+    delete = "kubectl --context kind-flightctl -n flightctl delete configmap flightctl-settings --ignore-not-found"
+    runner.script[(*KUBECTL, "-n", "flightctl", "create", "configmap")] = Completed(0, "kind: ConfigMap\n")
+    runner.script[(*KUBECTL, "-n", "flightctl", "get", "deployments,statefulsets")] = Completed(0, '{"items": []}')
+
+    platform(home, runner).up({"COLLECT_INTERVAL_SECONDS": "60", "TELEGRAM_BOT_TOKEN": "b:t"}, tmp_path, timeout=5)
+    commands = runner.commands()
+    position = index_of(commands, create)
+    assert commands[position] == create + f"--from-env-file={home.root}/kind/settings.env --dry-run=client -o yaml"
+    assert runner.calls[position + 1] == [*KUBECTL, "apply", "-f", "-"]
+    assert position < index_of(commands, f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/overlays/kind")
+    assert layout.settings_file(home).read_text() == "COLLECT_INTERVAL_SECONDS=60\n"  # no secret in it
+    assert delete not in commands
+
+    runner.calls.clear()
+    platform(home, runner).up({}, tmp_path, timeout=5)  # nothing set any more: the ConfigMap goes
+    commands = runner.commands()
+    assert delete in commands and not any(c.startswith(create) for c in commands)

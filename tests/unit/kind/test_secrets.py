@@ -47,3 +47,12 @@ def test_the_keys_are_the_documented_ones() -> None:
         d for d in yaml.safe_load_all(example.read_text()) if d["metadata"]["name"] == "flightctl-secrets"
     )
     assert set(documented["stringData"]) == {*secrets.REQUIRED, *secrets.OPTIONAL}
+
+
+def test_settings_are_the_non_secret_variables_set_in_the_environment_or_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("COLLECT_INTERVAL_SECONDS=60\nALERT_REPEAT_SECONDS=0\nTELEGRAM_BOT_TOKEN=bot:t\n")
+    environ = {"COLLECT_INTERVAL_SECONDS": "120", "OPENSKY_CLIENT_SECRET": "s", "UNRELATED": "x", "LOG_LEVEL": ""}
+    assert secrets.settings(environ, tmp_path) == {"COLLECT_INTERVAL_SECONDS": "120", "ALERT_REPEAT_SECONDS": "0"}
+    assert secrets.settings({}, tmp_path / "nowhere") == {}
+    with pytest.raises(UsageError, match="ADMIN_EMAIL"):
+        secrets.settings({"ADMIN_EMAIL": "a@b\nc"}, tmp_path)
