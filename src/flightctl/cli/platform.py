@@ -156,18 +156,46 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def logs(
         ctx: typer.Context,
-        service: Annotated[str, typer.Argument(help="a service, or postgres, kafka, prometheus, gateway")],
+        service: Annotated[
+            str, typer.Argument(help="a service, or postgres, kafka, prometheus, gateway, gateway-access")
+        ],
         follow: Annotated[bool, typer.Option("-f", "--follow")] = False,
-        lines: Annotated[int, typer.Option("-n", "--lines")] = 50,
+        lines: Annotated[int, typer.Option("-n", "--lines", min=1)] = 50,
     ) -> None:
-        """Show a component's log."""
+        """Show a component's log (kind: its pods' log through kubectl)."""
         obj: Context = ctx.obj
-        path = obj.home.log_file(service)
-        if not path.exists():
-            raise UsageError(f"no log for {service} in {obj.home.logs}")
-        command = ["tail", "-n", str(lines), *(["-F"] if follow else []), str(path)]
+        if obj.context == "kind":
+            from flightctl.kind import layout
+
+            if service not in layout.FORWARDABLE:
+                raise UsageError(f"unknown workload {service}; choose from {', '.join(layout.FORWARDABLE)}")
+            command = [
+                "kubectl", "--context", layout.KUBE_CONTEXT, "-n", layout.NAMESPACE, "logs",
+                f"deployment/{service}", "--all-containers", f"--tail={lines}", *(["-f"] if follow else []),
+            ]  # fmt: skip
+            if not follow:
+                result = _kind_runner().run(command)
+                if not result.ok:
+                    raise FlightctlError(f"kubectl logs failed: {(result.stderr or result.stdout).strip()[:300]}")
+                typer.echo(result.stdout, nl=False)
+                return
+        else:
+            from flightctl.local.layout import LOG_NAMES
+            from flightctl.local.proc import tail
+
+            if service not in LOG_NAMES:
+                raise UsageError(f"unknown component {service}; choose from {', '.join(LOG_NAMES)}")
+            path = obj.home.log_file(LOG_NAMES[service])
+            if not path.exists():
+                raise FlightctlError(f"no log for {service} yet in {obj.home.logs}; is the platform up?")
+            if not follow:
+                typer.echo(tail(path, lines))
+                return
+            command = ["tail", "-n", str(lines), "-F", str(path)]
         try:
             subprocess.run(command, check=False)
+        except FileNotFoundError:
+            raise FlightctlError(f"{command[0]} is not installed; see `flightctl doctor`") from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
 

@@ -10,6 +10,15 @@ from pathlib import Path
 
 DEFAULT_PORT_BASE = 18400
 SERVICES = ("user-manager", "data-collector", "alert-system", "alert-notifier", "sla-breach-detector")
+# `flightctl logs NAME`: the file under $FLIGHTCTL_HOME/logs/ (NAME.log) each name shows.
+LOG_NAMES = {
+    **{service: service for service in SERVICES},
+    "postgres": "postgres",
+    "kafka": "kafka",
+    "prometheus": "prometheus",
+    "gateway": "nginx-error",
+    "gateway-access": "nginx-access",
+}
 MODULES = {name: "services." + name.replace("-", "_") for name in SERVICES}
 
 

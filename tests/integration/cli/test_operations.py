@@ -6,6 +6,9 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import httpx
+
+from flightctl.local.proc import wait_until
 from tests.conftest import Platform
 from tests.integration.cli.conftest import Cli
 
@@ -89,3 +92,29 @@ def test_doctor_for_each_context(cli: Cli) -> None:
     assert "kind (see https://kind.sigs.k8s.io/" in error and "kubectl (see https://kubernetes.io/" in error
     header = kind.stdout.splitlines()[0].split()
     assert header == ["NAME", "REQUIRED", "OK", "FOUND", "FIX"]
+
+
+def test_logs_and_certs(cli: Cli, platform: Platform) -> None:
+    shown = cli("logs", "user-manager", "-n", "3")
+    assert shown.exit_code == 0, shown.stderr
+    expected = (platform.home / "logs" / "user-manager.log").read_text().splitlines()
+    assert shown.stdout.splitlines() == expected[-3:] and len(expected) >= 3
+    with httpx.Client(verify=False, timeout=10) as gateway:  # noqa: S501 - the local self-signed certificate
+        assert gateway.get(f"{platform.status['gateway']}/notifier/ping").status_code == 200
+    assert wait_until(lambda: "/notifier/ping" in cli("logs", "gateway-access", "-n", "1").stdout, 10)
+
+    unknown = cli("logs", "mysql")
+    assert unknown.exit_code == 2
+    assert unknown.stderr.strip() == (
+        "error: unknown component mysql; choose from user-manager, data-collector, alert-system, "
+        "alert-notifier, sla-breach-detector, postgres, kafka, prometheus, gateway, gateway-access"
+    )
+
+    made = cli("certs", "-o", "json")
+    assert made.exit_code == 0, made.stderr
+    paths = json.loads(made.stdout)
+    assert paths == {
+        "certificate": str(platform.home / "certs" / "gateway.crt"),
+        "key": str(platform.home / "certs" / "gateway.key"),
+    }
+    assert (platform.home / "certs" / "gateway.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")

@@ -170,3 +170,18 @@ def test_plain_down_stops_the_platform_this_home_has(tmp_path: Path, use_runner:
     code, _out, err = invoke(home.root, "down")
     assert code == 0 and "nothing was running" in err
     assert use_runner.commands() == ["kind get clusters"]  # unchanged: the local platform was chosen
+
+
+def test_logs_in_the_kind_context_come_from_kubectl(tmp_path: Path, use_runner: RecordingRunner) -> None:
+    command = (*["kubectl", "--context", "kind-flightctl", "-n", "flightctl", "logs", "deployment/alert-system"],)
+    use_runner.script[command] = Completed(0, "line 1\nline 2\n")
+    code, out, err = invoke(tmp_path / "home", "--context", "kind", "logs", "alert-system", "-n", "2")
+    assert code == 0, err
+    assert out == "line 1\nline 2\n"
+    assert use_runner.commands() == [" ".join(command) + " --all-containers --tail=2"]
+
+    use_runner.script[command] = Completed(1, "", 'error: deployments.apps "alert-system" not found')
+    code, _out, err = invoke(tmp_path / "home", "--context", "kind", "logs", "alert-system")
+    assert code == 1 and 'kubectl logs failed: error: deployments.apps "alert-system" not found' in err
+    code, _out, err = invoke(tmp_path / "home", "--context", "kind", "logs", "postgres")
+    assert code == 2 and "unknown workload postgres" in err
