@@ -43,8 +43,11 @@ def _choose(ctx: Context, local: bool, kind: bool, default: str | None = None) -
 
 
 def _existing(ctx: Context) -> str:
-    """The platform `down` stops when none was named: the local one if this home has one."""
-    return "local" if ctx.home.load_state() is not None else "kind"
+    """The platform `down` stops when none was named: the local one if this home has one,
+    else the Kind cluster when kind is installed (else there is nothing to stop)."""
+    if ctx.home.load_state() is not None or _kind_runner().which("kind") is None:
+        return "local"
+    return "kind"
 
 
 def _platform(ctx: Context) -> LocalPlatform | KindPlatform:

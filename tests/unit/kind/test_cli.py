@@ -171,6 +171,10 @@ def test_plain_down_stops_the_platform_this_home_has(tmp_path: Path, use_runner:
     assert code == 0 and "nothing was running" in err
     assert use_runner.commands() == ["kind get clusters"]  # unchanged: the local platform was chosen
 
+    use_runner.programs.discard("kind")  # no local platform and no kind: nothing to stop, no error
+    code, _out, err = invoke(tmp_path / "none", "down")
+    assert code == 0 and "nothing was running" in err
+
 
 def test_logs_in_the_kind_context_come_from_kubectl(tmp_path: Path, use_runner: RecordingRunner) -> None:
     command = (*["kubectl", "--context", "kind-flightctl", "-n", "flightctl", "logs", "deployment/alert-system"],)
