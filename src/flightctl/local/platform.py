@@ -27,6 +27,7 @@ class LocalPlatform:
     def __init__(self, home: Home, progress: Progress = lambda _m: None) -> None:
         self.home = home
         self.progress = progress
+        self._started: list[str] = []  # what the current `up` started (stopped again on Ctrl-C)
 
     # -- state ------------------------------------------------------------------------------
     def state(self, port_base: int | None = None, api_token: str | None = None) -> State:
@@ -62,6 +63,22 @@ class LocalPlatform:
         port_base: int | None = None,
         timeout: float = 180.0,
     ) -> dict[str, Any]:
+        """Start what is not running, in order, and wait until all is healthy. Ctrl-C stops
+        what this call had started (what was running before stays), so no half-started
+        platform is left behind."""
+        self._started = []
+        postgres_was_running = postgres.running(self.home)
+        try:
+            return self._up(environ, cwd, port_base, timeout)
+        except KeyboardInterrupt:
+            if not postgres_was_running and postgres.running(self.home) and "postgres" not in self._started:
+                self._started.insert(0, "postgres")  # interrupted while pg_ctl was starting it
+            if self._started:
+                self.progress("interrupted: stopping what this run started: " + ", ".join(reversed(self._started)))
+                self._stop_components(list(reversed(self._started)))
+            raise
+
+    def _up(self, environ: Mapping[str, str], cwd: Path, port_base: int | None, timeout: float) -> dict[str, Any]:
         self.home.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             self.home.root.chmod(0o755)  # the postgres user must traverse it
@@ -76,7 +93,9 @@ class LocalPlatform:
 
         self.progress(f"PostgreSQL on 127.0.0.1:{state.ports.postgres}")
         postgres.init(self.home, state)
-        postgres.start(self.home, state)
+        if not postgres.running(self.home):
+            postgres.start(self.home, state)
+            self._started.append("postgres")
         postgres.create_databases(state)
 
         self.progress(f"Apache Kafka on 127.0.0.1:{state.ports.kafka}")
@@ -127,6 +146,7 @@ class LocalPlatform:
             self.progress(f"{name}: configuration changed, restarting")
             proc.stop(self.home.run, name)
         proc.spawn(self.home.run, self.home.log_file(name), name, command, env, fingerprint, match=match)
+        self._started.append(name)
 
     def _create_topics(self, state: State) -> None:
         from services.common.kafka import ensure_topics
