@@ -201,3 +201,16 @@ def test_idempotency_outcomes_are_counted(platform: Platform) -> None:
     labels = {"service": "user-manager", "method": "POST", "endpoint": "/users", "status": "422"}
     assert counter(after, "http_requests_total", **labels) - counter(before, "http_requests_total", **labels) == 1
     assert counter(after, "http_request_duration_seconds_count", **labels) >= 1
+
+
+def test_idempotency_through_the_gateway(platform: Platform) -> None:
+    body, headers = new_user(), {**key(), "Authorization": f"Bearer {platform.token}"}
+    url = f"{platform.status['gateway']}/user-manager/users"
+    with httpx.Client(verify=False, timeout=10) as gateway:  # noqa: S501 - the local self-signed certificate
+        first = gateway.post(url, json=body, headers=headers)
+        again = gateway.post(url, json=body, headers=headers)
+        changed = gateway.post(url, json={**body, "first_name": "Bea"}, headers=headers)
+        missing = gateway.post(url, json=new_user(), headers={"Authorization": headers["Authorization"]})
+    assert (first.status_code, again.status_code, changed.status_code, missing.status_code) == (201, 201, 422, 400)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
+    assert all(r.headers["content-type"].startswith("application/json") for r in (first, changed, missing))
