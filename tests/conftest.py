@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,12 @@ class Platform:
 
     def client(self, service: str) -> httpx.Client:
         return httpx.Client(base_url=self.url(service), headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+
+    def gateway(self, *, token: bool = True) -> httpx.Client:
+        """A client of the TLS gateway that verifies its certificate (the platform's own)."""
+        tls = ssl.create_default_context(cafile=str(self.home / "certs" / "gateway.crt"))
+        headers = {"Authorization": f"Bearer {self.token}"} if token else {}
+        return httpx.Client(base_url=self.status["gateway"], verify=tls, headers=headers, timeout=30)
 
     def flightctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_flightctl(self.env, *args, check=check)

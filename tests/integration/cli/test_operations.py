@@ -6,8 +6,6 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import httpx
-
 from flightctl.local.proc import wait_until
 from tests.conftest import Platform
 from tests.integration.cli.conftest import Cli
@@ -99,8 +97,8 @@ def test_logs_and_certs(cli: Cli, platform: Platform) -> None:
     assert shown.exit_code == 0, shown.stderr
     expected = (platform.home / "logs" / "user-manager.log").read_text().splitlines()
     assert shown.stdout.splitlines() == expected[-3:] and len(expected) >= 3
-    with httpx.Client(verify=False, timeout=10) as gateway:  # noqa: S501 - the local self-signed certificate
-        assert gateway.get(f"{platform.status['gateway']}/notifier/ping").status_code == 200
+    with platform.gateway(token=False) as gateway:
+        assert gateway.get("/notifier/ping").status_code == 200
     assert wait_until(lambda: "/notifier/ping" in cli("logs", "gateway-access", "-n", "1").stdout, 10)
 
     unknown = cli("logs", "mysql")

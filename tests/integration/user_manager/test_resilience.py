@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -161,13 +160,9 @@ def test_no_personal_data_in_any_service_log(platform: Platform) -> None:
         assert users.delete(f"/users/{email}", headers=key()).status_code == 200
         assert wait_until(lambda: collector.get(f"/interests/{email}").json()["interests"] == [], 15)
 
-    with httpx.Client(verify=False, timeout=10) as gateway:  # noqa: S501 - the local self-signed certificate
-        headers = {"Authorization": f"Bearer {platform.token}"}
-        assert (
-            gateway.get(f"{platform.status['gateway']}/user-manager/users/{email}", headers=headers).status_code == 404
-        )
-        found = gateway.get(f"{platform.status['gateway']}/data-collector/interests/{email}", headers=headers)
-        assert found.status_code == 200
+    with platform.gateway() as gateway:
+        assert gateway.get(f"/user-manager/users/{email}").status_code == 404
+        assert gateway.get(f"/data-collector/interests/{email}").status_code == 200
 
     personal = {"email": email, "tax code": tax_code, "iban": iban, "chat id": chat_id, "bad tax code": tax_code[:-1]}
     logs = platform.home / "logs"
@@ -204,13 +199,12 @@ def test_idempotency_outcomes_are_counted(platform: Platform) -> None:
 
 
 def test_idempotency_through_the_gateway(platform: Platform) -> None:
-    body, headers = new_user(), {**key(), "Authorization": f"Bearer {platform.token}"}
-    url = f"{platform.status['gateway']}/user-manager/users"
-    with httpx.Client(verify=False, timeout=10) as gateway:  # noqa: S501 - the local self-signed certificate
+    body, headers, url = new_user(), key(), "/user-manager/users"
+    with platform.gateway() as gateway:
         first = gateway.post(url, json=body, headers=headers)
         again = gateway.post(url, json=body, headers=headers)
         changed = gateway.post(url, json={**body, "first_name": "Bea"}, headers=headers)
-        missing = gateway.post(url, json=new_user(), headers={"Authorization": headers["Authorization"]})
+        missing = gateway.post(url, json=new_user())
     assert (first.status_code, again.status_code, changed.status_code, missing.status_code) == (201, 201, 422, 400)
     assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
     assert all(r.headers["content-type"].startswith("application/json") for r in (first, changed, missing))
