@@ -26,6 +26,8 @@ from services.data_collector.opensky import OpenSkyClient, OpenSkyError
 
 log = logging.getLogger(__name__)
 CYCLE_LOCK_KEY = 7212002
+UNAVAILABLE = "unavailable"
+"""The source of an airport whose flights could not be fetched (and no fallback served it)."""
 
 
 @dataclass
@@ -91,7 +93,13 @@ class Collector:
             finally:
                 lock_connection.execute(select(func.pg_advisory_unlock(CYCLE_LOCK_KEY)))
                 lock_connection.commit()
-        self.metrics.cycles.labels("ok").inc()
+        # A cycle in which every airport failed collected nothing: it is not a success, so the
+        # staleness the SLA detector watches keeps growing (summary and errors are still returned).
+        if summary.airports and all(a["source"] == UNAVAILABLE for a in summary.airports):
+            self.metrics.cycles.labels("failed").inc()
+        else:
+            self.metrics.cycles.labels("ok").inc()
+            self.metrics.last_success.set(time.time())
         return summary
 
     def _cycle(self) -> CycleSummary:
@@ -113,7 +121,6 @@ class Collector:
             log.info("deleted %d flight(s) older than %s", purged, self.retention)
         summary.duration_seconds = round(time.perf_counter() - started, 3)
         self.metrics.cycle_duration.observe(summary.duration_seconds)
-        self.metrics.last_success.set(time.time())
         log.info(
             "collection cycle done: %d airport(s), %d flight(s) stored, %d message(s) published",
             len(airports),
@@ -136,13 +143,13 @@ class Collector:
             self.metrics.fetch_duration.labels(airport).observe(time.perf_counter() - fetch_started)
 
     def _airport(self, airport: str, start: datetime, end: datetime) -> AirportResult:
-        result = AirportResult(airport=airport, source="unavailable")
+        result = AirportResult(airport=airport, source=UNAVAILABLE)
         try:
             flights, source = self._fetch(airport, int(start.timestamp()), int(end.timestamp()))
         except OpenSkyError as exc:
             log.warning("no data for %s this cycle (fallback off): %s", airport, exc)
             result.error = str(exc)
-            self.metrics.airports.labels("unavailable").inc()
+            self.metrics.airports.labels(UNAVAILABLE).inc()
             return result
         result.source = source
         self.metrics.airports.labels(source).inc()

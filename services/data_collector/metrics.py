@@ -35,9 +35,15 @@ class CollectorMetrics:
         )
         self.last_success = Gauge(
             "collector_last_success_timestamp_seconds",
-            "Unix time of the last successful cycle.",
+            "Unix time of the last successful cycle (one with no airport to fetch, or at least one served).",
             registry=registry,
         )
+        self.started = Gauge(
+            "collector_started_timestamp_seconds",
+            "Unix time this data-collector started: the staleness reference before a first success.",
+            registry=registry,
+        )
+        self.started.set_to_current_time()
         self.cycles = Counter(
             "collector_cycles_total",
             "Collection cycles, by outcome (ok, failed, skipped: another one was running).",

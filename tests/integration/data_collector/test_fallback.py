@@ -118,6 +118,8 @@ def test_fallback_on_serves_simulated_flights_marked_mock(own_database: Engine, 
     assert message.value["flight_count"] == len(stored)
     assert run.registry.get_sample_value("collector_airports_total", {"source": "mock"}) == 1
     assert run.registry.get_sample_value("collector_flights_stored_total", {"source": "mock"}) == len(stored)
+    assert run.registry.get_sample_value("collector_cycles_total", {"outcome": "ok"}) == 1
+    assert run.registry.get_sample_value("collector_last_success_timestamp_seconds") > 0
 
 
 def test_fallback_off_publishes_nothing_when_opensky_fails(own_database: Engine, dead_opensky: str) -> None:
@@ -129,7 +131,11 @@ def test_fallback_off_publishes_nothing_when_opensky_fails(own_database: Engine,
     assert run.published == [] and flights_of(own_database, "LIBD") == []
     assert run.registry.get_sample_value("collector_airports_total", {"source": "unavailable"}) == 1
     assert run.registry.get_sample_value("opensky_fetch_duration_seconds_count", {"airport_code": "LIBD"}) == 1
-    assert run.registry.get_sample_value("collector_cycles_total", {"outcome": "ok"}) == 1
+    # Every airport failed: a failed cycle, and the staleness the SLA detector watches keeps growing.
+    assert run.registry.get_sample_value("collector_cycles_total", {"outcome": "failed"}) == 1
+    assert run.registry.get_sample_value("collector_cycles_total", {"outcome": "ok"}) == 0
+    assert run.registry.get_sample_value("collector_last_success_timestamp_seconds") == 0
+    assert run.registry.get_sample_value("collector_started_timestamp_seconds") > 0
 
 
 def test_no_flights_from_opensky_is_a_count_of_zero(own_database: Engine) -> None:
