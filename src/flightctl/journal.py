@@ -66,9 +66,16 @@ class Entry:
         }
 
 
+MAX_BYTES = 4 * 1024 * 1024
+"""When the journal reaches this size it becomes ``journal.jsonl.1`` (replacing the previous
+one) and a new file starts: the journal keeps between one and two times this much."""
+
+
 class Journal:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = MAX_BYTES) -> None:
         self.path = path
+        self.rotated = path.with_name(path.name + ".1")
+        self.max_bytes = max_bytes
 
     def append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
@@ -79,6 +86,10 @@ class Journal:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line  # the last writer died mid-line: keep that fragment on its own
+            if size >= self.max_bytes and os.path.samefile(self.path, f"/proc/self/fd/{fd}"):
+                # Rotate under the lock; this line still goes to the file just rotated (it is
+                # read too), the next writer starts the new one.
+                os.replace(self.path, self.rotated)
             os.write(fd, line)
         finally:
             os.close(fd)  # closing releases the lock
@@ -115,16 +126,18 @@ class Journal:
         self.append(record)
 
     def records(self) -> Iterator[dict[str, Any]]:
-        if not self.path.exists():
-            return
-        with self.path.open(encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # a line cut short by a crash; the rest is still readable
-                if isinstance(record, dict) and "key" in record:
-                    yield record
+        """Every record, oldest first (the rotated file, then the current one)."""
+        for path in (self.rotated, self.path):
+            if not path.exists():
+                continue
+            with path.open(encoding="utf-8") as handle:
+                for line in handle:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue  # a line cut short by a crash; the rest is still readable
+                    if isinstance(record, dict) and "key" in record:
+                        yield record
 
     def entries(self) -> list[Entry]:
         """One entry per key, oldest first: the first request line, then every outcome."""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import threading
 from pathlib import Path
 
@@ -50,3 +51,17 @@ def test_concurrent_writers_never_interleave_lines(tmp_path: Path) -> None:
     lines = journal.path.read_text().splitlines()
     assert len(lines) == 200
     assert all(json.loads(line)["body"]["pad"] == "y" * 2000 for line in lines)
+
+
+def test_the_journal_rotates_and_still_finds_every_recent_request(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.jsonl", max_bytes=1000)
+    for n in range(30):
+        journal.request(f"k{n}", "user-manager", "POST", "/users", {"n": n})
+        journal.outcome(f"k{n}", 1, status=201, body={"message": "User created successfully"})
+    assert journal.rotated.exists() and journal.path.stat().st_size < 1000 + 300
+    assert journal.rotated.stat().st_size < 2 * 1000 + 300  # only the last rotation is kept
+    keys = [entry.key for entry in journal.entries()]
+    assert keys == sorted(keys, key=lambda k: int(k[1:]))  # oldest first, across both files
+    assert keys[-1] == "k29" and len(keys) < 30  # the oldest went with an earlier rotation
+    assert all(entry.last and entry.last["status"] == 201 for entry in journal.entries() if entry.key != keys[0])
+    assert stat.S_IMODE(journal.path.stat().st_mode) == 0o600
