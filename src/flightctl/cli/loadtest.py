@@ -66,8 +66,11 @@ def run_load(
     latencies: dict[str, list[float]] = {name: [] for name in paths}
     errors: dict[str, int] = {name: 0 for name in paths}
     samples: list[str] = []
-    start = threading.Barrier(clients + 1)
     deadline = [0.0]
+    # The run starts when every client is ready (its connection pool made), not before: the
+    # barrier's action sets the deadline before any client is released, so each client makes
+    # at least one request however slowly the clients started.
+    start = threading.Barrier(clients + 1, action=lambda: deadline.__setitem__(0, time.monotonic() + duration))
 
     def client(offset: int) -> None:
         names = list(paths)
@@ -96,9 +99,8 @@ def run_load(
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
     for thread in threads:
         thread.start()
-    deadline[0] = time.monotonic() + duration
-    began = time.monotonic()
     start.wait()
+    began = time.monotonic()
     for thread in threads:
         thread.join(timeout=duration + 60)
     elapsed = time.monotonic() - began

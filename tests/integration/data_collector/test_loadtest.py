@@ -49,7 +49,8 @@ def test_loadtest_reports_throughput_and_latency(
     result = invoke(platform, "-o", "json", "loadtest", "--airport", x.lower(), "--clients", "3", "--duration", "0.5")
     assert result.exit_code == 0, (result.output, result.exception)
     report: dict[str, Any] = json.loads(result.stdout)
-    assert report["clients"] == 3 and report["errors"] == 0 and report["requests"] > 3
+    # Every client makes at least one request, each starting on another endpoint.
+    assert report["clients"] == 3 and report["errors"] == 0 and report["requests"] >= 3
     assert report["requests_per_second"] > 0
     assert 0 < report["p50_ms"] <= report["p95_ms"] <= report["p99_ms"]
     assert set(report["endpoints"]) == {"list", "average", "last"}
