@@ -11,8 +11,10 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,17 +35,28 @@ def _cmdline(pid: int) -> list[str] | None:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
-def alive(pid: int, match: str | None = None) -> bool:
-    """The process exists, is not a zombie, and (given ``match``) its command line contains it."""
-    cmdline = _cmdline(pid)
-    if cmdline is None:
-        return False
+def _state(pid: int) -> str | None:
     try:
-        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
-        return False
-    if status == "Z":
-        return False
+        return None
+
+
+def alive(pid: int, match: str | None = None, settle: float = 2.0) -> bool:
+    """The process exists, is not a zombie, and (given ``match``) its command line contains it.
+
+    A process caught in the middle of exec (just spawned: Popen returns as soon as the new
+    program replaces the old one, before its arguments are in place) shows an empty command
+    line for a moment; that is waited out for up to ``settle`` seconds, not taken as "gone"."""
+    deadline = time.monotonic() + settle
+    while True:
+        cmdline = _cmdline(pid)
+        state = _state(pid)
+        if cmdline is None or state is None or state == "Z":
+            return False
+        if cmdline or time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
     return match is None or match in " ".join(cmdline)
 
 
@@ -77,7 +90,9 @@ def spawn(
     its command line will contain (default: the command itself)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as log:
+    # Started and recorded as one step: a Ctrl-C in between would leave a process that no
+    # pid file knows (and that `down` cannot stop); it takes effect right after instead.
+    with interrupts_deferred(), log_file.open("ab") as log:
         process = subprocess.Popen(
             list(command),
             stdin=subprocess.DEVNULL,
@@ -87,9 +102,36 @@ def spawn(
             cwd=cwd,
             start_new_session=True,
         )
-    running = Running(name, process.pid, match or " ".join(command), fingerprint)
-    record(run_dir, running)
+        running = Running(name, process.pid, match or " ".join(command), fingerprint)
+        record(run_dir, running)
+        _detached.append(process)
     return running
+
+
+_detached: list[subprocess.Popen[bytes]] = []
+"""Children left running on purpose (`down` stops them by pid file): kept referenced so that
+Python does not report each as a leaked subprocess while this process lives."""
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT (Ctrl-C) back until the block ends, then raise KeyboardInterrupt. Only the
+    main thread can install signal handlers; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if not received:
+        return
+    if callable(previous):
+        previous(signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
+    elif previous == signal.SIG_DFL:
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 def record(run_dir: Path, running: Running) -> None:
