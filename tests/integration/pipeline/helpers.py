@@ -24,6 +24,7 @@ from flightctl.local.proc import wait_until
 from services.common.kafka import encode
 from tests.conftest import ROOT, Platform
 from tests.fakes.telegram import SentMessage
+from tests.prometheus import sample as metric  # noqa: F401 - used by the pipeline tests
 
 EXTRA_PORTS = range(22450, 22500)
 """Ports of processes these tests spawn themselves (the platform uses FLIGHTCTL_TEST_PORT_BASE)."""
@@ -172,17 +173,6 @@ def healthy(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def metric(text: str, name: str, **labels: str) -> float | None:
-    """The value of one sample in Prometheus text, None when absent."""
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        head, _, value = line.rpartition(" ")
-        if all(f'{k}="{v}"' in head for k, v in labels.items()):
-            return float(value)
-    return None
 
 
 def group_members(bootstrap: str, group: str) -> tuple[str, int]:

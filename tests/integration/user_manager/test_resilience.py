@@ -4,7 +4,6 @@ no personal data in any service's log."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from services.common.errors import Unavailable
 from services.user_manager import idempotency
 from services.user_manager.models import IdempotencyKey
 from tests.conftest import Platform
+from tests.prometheus import sample
 
 
 def new_user(**extra: str) -> dict[str, str]:
@@ -27,12 +27,6 @@ def new_user(**extra: str) -> dict[str, str]:
 
 def key() -> dict[str, str]:
     return {"Idempotency-Key": str(uuid.uuid4())}
-
-
-def gauge(text: str, name: str) -> float:
-    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
-    assert match, f"{name} not exposed"
-    return float(match.group(1))
 
 
 def test_deletion_while_data_collector_is_down_completes_when_it_is_back(platform: Platform) -> None:
@@ -49,13 +43,13 @@ def test_deletion_while_data_collector_is_down_completes_when_it_is_back(platfor
             assert deleted.status_code == 200, deleted.text
             assert users.get(f"/users/{email}").status_code == 404
             # The interest removal is parked in the outbox and retried, visible as a backlog.
-            assert wait_until(lambda: gauge(users.get("/metrics").text, "interest_deletion_outbox_backlog") >= 1, 10)
+            assert wait_until(lambda: counter(users.get("/metrics").text, "interest_deletion_outbox_backlog") >= 1, 10)
         finally:
             platform.restore()
 
         # OUTBOX_RETRY_SECONDS is 1 in the test platform: the next attempts reach data-collector.
         assert wait_until(lambda: collector.get(f"/interests/{email}").json()["interests"] == [], 15)
-        assert wait_until(lambda: gauge(users.get("/metrics").text, "interest_deletion_outbox_backlog") == 0, 10)
+        assert wait_until(lambda: counter(users.get("/metrics").text, "interest_deletion_outbox_backlog") == 0, 10)
 
 
 @pytest.fixture()
@@ -175,11 +169,7 @@ def test_no_personal_data_in_any_service_log(platform: Platform) -> None:
 
 
 def counter(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text format, whatever the order of its labels."""
-    for match in re.finditer(rf"^{name}\{{(.*)\}} (\S+)$", text, re.MULTILINE):
-        if dict(re.findall(r'(\w+)="([^"]*)"', match.group(1))) == labels:
-            return float(match.group(2))
-    return 0.0
+    return sample(text, name, **labels) or 0.0
 
 
 def test_idempotency_outcomes_are_counted(platform: Platform) -> None:
