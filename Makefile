@@ -22,7 +22,7 @@ lint:
 	$(VENV)/python scripts/gen_protos.py --check
 
 typecheck:
-	$(VENV)/mypy src services
+	$(VENV)/mypy src
 
 test: bootstrap lint typecheck
 	$(VENV)/pytest

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql  # noqa: E402
 
 from flightctl.local import postgres, proc  # noqa: E402
 from flightctl.local.layout import Home  # noqa: E402
-from services.data_collector import service  # noqa: E402
+from flightctl.services.data_collector import service  # noqa: E402
 
 # ~50 real airports; the weight is roughly their relative traffic.
 AIRPORTS = {

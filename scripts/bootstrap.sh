@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the platform and its tests need on a fresh Debian machine of this kind:
 # apt packages (Prometheus, NGINX), the project's virtual environment (.venv, pinned by
-# requirements.lock), and the Apache Kafka jars (Maven Central, cached under ~/.cache/flightctl).
-# Idempotent: a second run only checks.
+# requirements.lock), a wheelhouse of those pinned versions (so that tests can install the
+# built package into a fresh virtualenv with no network), and the Apache Kafka jars (Maven
+# Central); both cached under ~/.cache/flightctl. Idempotent: a second run only checks.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -35,6 +36,14 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.stamp 2>/dev/null)" != "$stamp_s
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.lock
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
   echo "$stamp_src" > .venv/.stamp
+fi
+
+wheelhouse="${FLIGHTCTL_WHEELHOUSE:-$HOME/.cache/flightctl/wheelhouse}"
+if [ "$(cat "$wheelhouse/.stamp" 2>/dev/null)" != "$stamp_src" ]; then
+  say "filling the wheelhouse $wheelhouse (the pinned versions, from pip's cache)"
+  rm -rf "$wheelhouse"
+  .venv/bin/pip wheel -q --disable-pip-version-check --no-deps -r requirements.lock -w "$wheelhouse"
+  echo "$stamp_src" > "$wheelhouse/.stamp"
 fi
 
 .venv/bin/python -c 'from flightctl.local.kafka import ensure_jars; ensure_jars(lambda m: print("»", m))'

@@ -19,7 +19,7 @@ os.environ.setdefault("TYPER_USE_RICH", "0")
 import typer
 from typer.core import TyperGroup
 
-from flightctl.cli import contexts, data, doctor, loadtest, ops, platform, replay, sla, smoke
+from flightctl.cli import contexts, data, doctor, loadtest, ops, platform, replay, serve, sla, smoke
 from flightctl.cli.context import FLIGHTCTL_CONTEXT, FLIGHTCTL_HOME, FLIGHTCTL_TOKEN, Context
 from flightctl.errors import FlightctlError
 
@@ -153,6 +153,7 @@ doctor.register(app)
 smoke.register(app)
 sla.register(app)
 loadtest.register(app)
+serve.register(app)
 
 
 GLOBAL_OPTIONS = {"-o", "--output", "--context", "--token", "--home"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flightctl.errors import FlightctlError
 from flightctl.local.layout import SERVICES, Home
 
 CLUSTER = "flightctl"
@@ -38,14 +37,10 @@ def certs_dir(home: Home) -> Path:
     return kind_dir(home) / "certs"
 
 
+def build_dir(home: Home) -> Path:
+    """The image build context, written anew by every `up` (flightctl.deploy.images)."""
+    return kind_dir(home) / "build"
+
+
 def forwards_dir(home: Home) -> Path:
     return kind_dir(home) / "port-forwards"
-
-
-def repo_root() -> Path:
-    """The flightctl checkout whose kubernetes/ and Dockerfile are deployed: the one this
-    package runs from, else the working directory."""
-    for candidate in (Path(__file__).resolve().parents[3], Path.cwd()):
-        if (candidate / "kubernetes" / "kind" / "cluster.yaml").is_file() and (candidate / "Dockerfile").is_file():
-            return candidate
-    raise FlightctlError("kubernetes/ and Dockerfile not found: run flightctl from the flightctl checkout")

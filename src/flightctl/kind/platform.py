@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from flightctl import deploy
 from flightctl.errors import FlightctlError, PrerequisiteMissing, UsageError
 from flightctl.kind import layout, portforward
 from flightctl.kind import secrets as secret_values
@@ -49,14 +50,12 @@ class KindPlatform:
         *,
         dry_run: bool = False,
         echo: Callable[[str], None] = print,
-        repo: Path | None = None,
     ) -> None:
         self.home = home
         self.runner = runner
         self.progress = progress
         self.dry_run = dry_run
         self.echo = echo
-        self.repo = repo or layout.repo_root()
 
     # ---- running commands ------------------------------------------------------------
 
@@ -137,7 +136,7 @@ class KindPlatform:
                 )
             self.progress(f"reusing the kind cluster {layout.CLUSTER!r}")
         else:
-            config = self.repo / "kubernetes" / "kind" / ("cluster-multinode.yaml" if multi_node else "cluster.yaml")
+            config = deploy.path("kubernetes", "kind", "cluster-multinode.yaml" if multi_node else "cluster.yaml")
             self.progress(f"creating the kind cluster {layout.CLUSTER!r} ({nodes} node{'s' if nodes > 1 else ''})")
             self._run(
                 ["kind", "create", "cluster", "--name", layout.CLUSTER, "--config", str(config)],
@@ -145,10 +144,11 @@ class KindPlatform:
                 what="creating the kind cluster",
             )
 
+        context = self._build_context()
         for service in SERVICES:
             self.progress(f"building and loading {layout.image(service)}")
             self._run(
-                ["docker", "build", "--target", service, "-t", layout.image(service), str(self.repo)],
+                ["docker", "build", "--target", service, "-t", layout.image(service), str(context)],
                 stream=True,
                 what=f"building the {service} image",
             )
@@ -161,7 +161,7 @@ class KindPlatform:
         if ingress:
             self.progress("installing the ingress-nginx controller")
             self._run(
-                self._kubectl("apply", "-k", str(self.repo / "kubernetes" / "vendor" / "ingress-nginx")),
+                self._kubectl("apply", "-k", str(deploy.path("kubernetes", "vendor", "ingress-nginx"))),
                 what="applying the ingress-nginx controller",
             )
             # The admission webhook must answer before an Ingress can be created.
@@ -169,13 +169,14 @@ class KindPlatform:
             self._wait("job", "ingress-nginx-admission-patch", timeout, namespace=INGRESS_NAMESPACE)
 
         self._secrets(environ, cwd)
-        overlay = self.repo / "kubernetes" / "overlays" / ("kind-multinode" if multi_node else "kind")
+        overlay_name = "kind-multinode" if multi_node else "kind"
+        overlay = deploy.path("kubernetes", "overlays", overlay_name)
         # The topic Job's pod template is immutable; it is idempotent, so run it anew.
         self._run(
             self._kubectl("delete", "job", "kafka-topics", "--ignore-not-found", namespace=layout.NAMESPACE),
             what="removing the previous topic Job",
         )
-        self.progress(f"applying {overlay.relative_to(self.repo)}")
+        self.progress(f"applying the {overlay_name} overlay")
         self._run(self._kubectl("apply", "-k", str(overlay)), what="applying the manifests")
         if reused:
             # Same image tags, new content: restart so that the pods run what was just built.
@@ -195,6 +196,20 @@ class KindPlatform:
             return {}
         self.progress("the platform is up")
         return self.status()
+
+    def _build_context(self) -> Path:
+        """The images are built from this installed flightctl (flightctl.deploy.images)."""
+        context = layout.build_dir(self.home)
+        if self.dry_run:
+            self._note(
+                f"write the image build context {context}: the Dockerfile, the wheel of this installed "
+                "flightctl, its requirements and the installed versions as constraints"
+            )
+            return context
+        from flightctl.deploy.images import write_context
+
+        self.progress(f"writing the image build context {context} from this installation")
+        return write_context(context)
 
     def _secrets(self, environ: Mapping[str, str], cwd: Path) -> None:
         path = layout.secrets_file(self.home)

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from flightctl import deploy
 from flightctl.errors import FlightctlError, PrerequisiteMissing
 from flightctl.local.layout import Home, State
 
-KAFKA_VERSION = "4.1.1"
-POM = Path(__file__).resolve().parents[3] / "tools" / "kafka" / "pom.xml"
+
+def kafka_version() -> str:
+    """The broker version, as the shipped Maven descriptor pins it (deploy/kafka/pom.xml)."""
+    found = re.search(r"<kafka\.version>\s*([^<\s]+)\s*</kafka\.version>", deploy.path("kafka", "pom.xml").read_text())
+    if found is None:
+        raise FlightctlError("deploy/kafka/pom.xml names no kafka.version")
+    return found.group(1)
 
 
 def jar_dir() -> Path:
     base = Path.home() / ".cache" / "flightctl"
-    return base / f"kafka-{KAFKA_VERSION}"
+    return base / f"kafka-{kafka_version()}"
 
 
 def new_cluster_id() -> str:
@@ -36,9 +43,8 @@ def ensure_jars(progress: Callable[[str], object] = print) -> Path:
         raise PrerequisiteMissing(
             "Java 17+ is needed to run Apache Kafka; install it: apt-get install -y openjdk-17-jre-headless"
         )
-    if not POM.exists():
-        raise FlightctlError(f"{POM} is missing; run flightctl from a checkout of the project")
-    progress(f"fetching Apache Kafka {KAFKA_VERSION} jars with Maven into {target} (once)")
+    pom = deploy.path("kafka", "pom.xml")
+    progress(f"fetching Apache Kafka {kafka_version()} jars with Maven into {target} (once)")
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     result = subprocess.run(
@@ -47,7 +53,7 @@ def ensure_jars(progress: Callable[[str], object] = print) -> Path:
             "-q",
             "-B",
             "-f",
-            str(POM),
+            str(pom),
             "dependency:copy-dependencies",
             f"-DoutputDirectory={partial}",
             "-DincludeScope=runtime",

@@ -19,7 +19,7 @@ LOG_NAMES = {
     "gateway": "nginx-error",
     "gateway-access": "nginx-access",
 }
-MODULES = {name: "services." + name.replace("-", "_") for name in SERVICES}
+MODULES = {name: "flightctl.services." + name.replace("-", "_") for name in SERVICES}
 
 
 @dataclass(frozen=True)

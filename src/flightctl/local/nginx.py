@@ -7,10 +7,10 @@ import re
 import shutil
 from pathlib import Path
 
+from flightctl import deploy
 from flightctl.errors import PrerequisiteMissing
 from flightctl.local.layout import Home, State
 
-TEMPLATE = Path(__file__).resolve().parents[3] / "nginx" / "gateway.conf.template"
 PREFIXES = {
     "user-manager": "user-manager",
     "data-collector": "data-collector",
@@ -41,7 +41,7 @@ def render(home: Home, state: State, cert: Path, key: Path) -> Path:
         for path, service in PREFIXES.items()
     )
     text = fill(
-        TEMPLATE.read_text(),
+        deploy.path("nginx", "gateway.conf.template").read_text(),
         user_directive="user www-data;" if os.geteuid() == 0 else "",
         prefix=prefix,
         logs=home.logs,

@@ -149,7 +149,7 @@ class LocalPlatform:
         self._started.append(name)
 
     def _create_topics(self, state: State) -> None:
-        from services.common.kafka import ensure_topics
+        from flightctl.services.common.kafka import ensure_topics
 
         deadline = time.monotonic() + 60
         while True:

@@ -77,7 +77,7 @@ def ensure_sla_config(home: Home) -> Path:
     path = sla_config_path(home)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        default = resources.files("services.sla_breach_detector").joinpath("default_config.yaml")
+        default = resources.files("flightctl.services.sla_breach_detector").joinpath("default_config.yaml")
         with resources.as_file(default) as source:
             shutil.copyfile(source, path)
     return path

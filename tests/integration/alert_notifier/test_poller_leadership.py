@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from services.alert_notifier.linking import UPDATES_LOCK_KEY
-from services.alert_notifier.store import SqlUpdateOffset
-from services.common import db
+from flightctl.services.alert_notifier.linking import UPDATES_LOCK_KEY
+from flightctl.services.alert_notifier.store import SqlUpdateOffset
+from flightctl.services.common import db
 from tests.conftest import Platform
 
 TEST_LOCK_KEY = UPDATES_LOCK_KEY + 1000  # not the platform's own notifier's lock

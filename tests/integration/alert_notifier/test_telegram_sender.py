@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.alert_notifier.events import AlertEvent
-from services.alert_notifier.telegram import (
+from flightctl.services.alert_notifier.events import AlertEvent
+from flightctl.services.alert_notifier.telegram import (
     PermanentFailure,
     RateLimiter,
     RetryPolicy,
@@ -18,7 +18,7 @@ from services.alert_notifier.telegram import (
     TransientFailure,
     redactor,
 )
-from services.alert_notifier.text import alert_text
+from flightctl.services.alert_notifier.text import alert_text
 from tests.fakes.telegram import FakeTelegram, Fault, parse_html
 
 CHAT = "424242"

@@ -42,7 +42,11 @@ def second_collector(platform: Platform) -> Iterator[httpx.Client]:
     log = home.log_file("data-collector-second")
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "services.data_collector"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "flightctl.services.data_collector"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {state.api_token}"}, timeout=30

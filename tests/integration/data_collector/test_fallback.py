@@ -16,13 +16,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from services.common import db
-from services.common.kafka import Outgoing
-from services.data_collector.app import VERSIONS
-from services.data_collector.collector import Collector
-from services.data_collector.metrics import CollectorMetrics
-from services.data_collector.models import Flight, Interest
-from services.data_collector.opensky import Circuit, OpenSkyClient
+from flightctl.services.common import db
+from flightctl.services.common.kafka import Outgoing
+from flightctl.services.data_collector.app import VERSIONS
+from flightctl.services.data_collector.collector import Collector
+from flightctl.services.data_collector.metrics import CollectorMetrics
+from flightctl.services.data_collector.models import Flight, Interest
+from flightctl.services.data_collector.opensky import Circuit, OpenSkyClient
 from tests.fakes.opensky import FakeOpenSky, Fault
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

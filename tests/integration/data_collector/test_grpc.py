@@ -7,7 +7,7 @@ from collections.abc import Callable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common.pb import data_collector_pb2_grpc, user_pb2
+from flightctl.services.common.pb import data_collector_pb2_grpc, user_pb2
 from tests.conftest import Platform
 from tests.integration.data_collector.conftest import create_user
 

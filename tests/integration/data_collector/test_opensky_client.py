@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from services.data_collector.opensky import Circuit, CircuitOpen, OpenSkyClient, OpenSkyError, RateLimited, Rejected
+from flightctl.services.data_collector.opensky import (
+    Circuit,
+    CircuitOpen,
+    OpenSkyClient,
+    OpenSkyError,
+    RateLimited,
+    Rejected,
+)
 from tests.fakes.clock import FakeClock
 from tests.fakes.opensky import FakeOpenSky, Fault, make_flight
 

@@ -21,7 +21,7 @@ from kafka.admin import KafkaAdminClient
 from flightctl.local import services
 from flightctl.local.layout import Home
 from flightctl.local.proc import wait_until
-from services.common.kafka import encode
+from flightctl.services.common.kafka import encode
 from tests.conftest import ROOT, Platform
 from tests.fakes.telegram import SentMessage
 from tests.prometheus import sample as metric  # noqa: F401 - used by the pipeline tests

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from flightctl.local.proc import wait_until
-from services.common.kafka import SLA_BREACH, TO_ALERT_SYSTEM, TO_NOTIFIER, encode
+from flightctl.services.common.kafka import SLA_BREACH, TO_ALERT_SYSTEM, TO_NOTIFIER, encode
 from tests.conftest import Platform
 from tests.fakes.telegram import Fault
 from tests.integration.pipeline.helpers import (

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from flightctl.local.proc import wait_until
-from services.common.kafka import TO_ALERT_SYSTEM, TO_NOTIFIER
+from flightctl.services.common.kafka import TO_ALERT_SYSTEM, TO_NOTIFIER
 from tests.conftest import Platform
 from tests.integration.pipeline.helpers import Kafka, healthy, metric, new_user, reading, spawned
 

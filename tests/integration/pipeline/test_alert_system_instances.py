@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from flightctl.local.proc import wait_until
-from services.alert_system.faults import POINTS
-from services.common.kafka import TO_ALERT_SYSTEM, TO_NOTIFIER
+from flightctl.services.alert_system.faults import POINTS
+from flightctl.services.common.kafka import TO_ALERT_SYSTEM, TO_NOTIFIER
 from tests.conftest import Platform
 from tests.integration.pipeline.helpers import (
     Kafka,

@@ -16,9 +16,9 @@ from sqlalchemy import create_engine, update
 
 from flightctl.local.layout import Home
 from flightctl.local.proc import wait_until
-from services.common.pb import user_pb2, user_pb2_grpc
-from services.user_manager.linking import code_hash
-from services.user_manager.models import TelegramLinkCode
+from flightctl.services.common.pb import user_pb2, user_pb2_grpc
+from flightctl.services.user_manager.linking import code_hash
+from flightctl.services.user_manager.models import TelegramLinkCode
 from tests.conftest import Platform
 from tests.fakes.telegram import SentMessage
 from tests.integration.pipeline.helpers import chat_messages, new_user

@@ -1,6 +1,6 @@
 """A small lab around the real detector: an exporter whose gauges the test sets, a second real
 Prometheus scraping it every 200 ms, and a real sla-breach-detector process
-(``python -m services.sla_breach_detector``) pointed at that Prometheus (through a pass-through
+(``python -m flightctl.services.sla_breach_detector``) pointed at that Prometheus (through a pass-through
 proxy that can hold one query, to make it slow) and at the platform's Kafka. The platform's own
 Prometheus scrapes every 5 s, so three samples would take over a minute there; this lab sees
 three in a few seconds with the very same code paths.
@@ -30,7 +30,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from flightctl.local.layout import port_in_use
 from flightctl.local.proc import tail, wait_until
-from services.common.kafka import SLA_BREACH
+from flightctl.services.common.kafka import SLA_BREACH
 from tests.conftest import ROOT, Platform
 
 LAB_PORTS = range(21450, 21500)
@@ -241,7 +241,7 @@ class Detector:
     def launch(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.sla_breach_detector"],
+                [sys.executable, "-m", "flightctl.services.sla_breach_detector"],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

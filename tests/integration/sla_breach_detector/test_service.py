@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from flightctl.local.proc import wait_until
-from services.sla_breach_detector.config import DEFAULT_CONFIG_PATH
+from flightctl.services.sla_breach_detector.config import DEFAULT_CONFIG_PATH
 from tests.conftest import Platform
 
 SERVICE = "sla-breach-detector"

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from flightctl.local.proc import wait_until
-from services.common import db
-from services.common.errors import Unavailable
-from services.user_manager import idempotency
-from services.user_manager.models import IdempotencyKey
+from flightctl.services.common import db
+from flightctl.services.common.errors import Unavailable
+from flightctl.services.user_manager import idempotency
+from flightctl.services.user_manager.models import IdempotencyKey
 from tests.conftest import Platform
 from tests.prometheus import sample
 
@@ -124,7 +124,7 @@ def test_a_5xx_outcome_or_an_unexpected_error_is_not_stored(factory: sessionmake
 
 
 def test_a_4xx_outcome_is_stored_and_replayed(factory: sessionmaker[Session]) -> None:
-    from services.common.errors import Conflict
+    from flightctl.services.common.errors import Conflict
 
     def exists(_session: Session) -> tuple[int, dict[str, Any]]:
         raise Conflict("a user with this email already exists")

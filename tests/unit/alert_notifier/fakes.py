@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from services.alert_notifier.service import DeliveryRecord
-from services.alert_notifier.telegram import TelegramFailure
-from services.alert_notifier.users import UserInfo
+from flightctl.services.alert_notifier.service import DeliveryRecord
+from flightctl.services.alert_notifier.telegram import TelegramFailure
+from flightctl.services.alert_notifier.users import UserInfo
 from tests.fakes.clock import FakeClock  # noqa: F401 - re-exported for the notifier tests
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

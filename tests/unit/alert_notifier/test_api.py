@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
-from services.alert_notifier import api
-from services.alert_notifier.models import Delivery
-from services.common.db import make_session_factory, transaction
-from services.common.http import create_http_app
+from flightctl.services.alert_notifier import api
+from flightctl.services.alert_notifier.models import Delivery
+from flightctl.services.common.db import make_session_factory, transaction
+from flightctl.services.common.http import create_http_app
 from tests.unit.alert_notifier.fakes import T0
 
 

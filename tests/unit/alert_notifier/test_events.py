@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from services.alert_notifier.consumer import make_handler
-from services.alert_notifier.events import AlertEvent, SlaEvent, parse_event
-from services.common.kafka import SLA_BREACH, TO_NOTIFIER, Incoming, MalformedMessage
+from flightctl.services.alert_notifier.consumer import make_handler
+from flightctl.services.alert_notifier.events import AlertEvent, SlaEvent, parse_event
+from flightctl.services.common.kafka import SLA_BREACH, TO_NOTIFIER, Incoming, MalformedMessage
 
 
 def alert(**changes: Any) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import sessionmaker
 
-from services.alert_notifier import api
-from services.alert_notifier.linking import (
+from flightctl.services.alert_notifier import api
+from flightctl.services.alert_notifier.linking import (
     HELP,
     REPLIES,
     TRY_LATER,
@@ -22,11 +22,11 @@ from services.alert_notifier.linking import (
     backoff,
     start_code,
 )
-from services.alert_notifier.metrics import NotifierMetrics
-from services.alert_notifier.telegram import IncomingText, TransientFailure
-from services.alert_notifier.users import EXPIRED, LINKED, TAKEN, UNKNOWN, LinkResult
-from services.common.errors import Unavailable
-from services.common.http import create_http_app
+from flightctl.services.alert_notifier.metrics import NotifierMetrics
+from flightctl.services.alert_notifier.telegram import IncomingText, TransientFailure
+from flightctl.services.alert_notifier.users import EXPIRED, LINKED, TAKEN, UNKNOWN, LinkResult
+from flightctl.services.common.errors import Unavailable
+from flightctl.services.common.http import create_http_app
 from tests.unit.alert_notifier.fakes import FakeClock
 
 CODE = "AbC_123-xyzXYZ0987654321"

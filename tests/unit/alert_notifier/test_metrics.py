@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from services.alert_notifier.metrics import NotifierMetrics
+from flightctl.services.alert_notifier.metrics import NotifierMetrics
 
 
 def test_the_metrics_are_exposed() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.alert_notifier.events import AlertEvent, SlaEvent
-from services.alert_notifier.metrics import NotifierMetrics
-from services.alert_notifier.service import (
+from flightctl.services.alert_notifier.events import AlertEvent, SlaEvent
+from flightctl.services.alert_notifier.metrics import NotifierMetrics
+from flightctl.services.alert_notifier.service import (
     FAILED,
     PENDING,
     SENT,
@@ -18,8 +18,8 @@ from services.alert_notifier.service import (
     DeliveryRecord,
     Notifier,
 )
-from services.alert_notifier.telegram import PermanentFailure, TransientFailure
-from services.common.errors import Unavailable
+from flightctl.services.alert_notifier.telegram import PermanentFailure, TransientFailure
+from flightctl.services.common.errors import Unavailable
 from tests.unit.alert_notifier.fakes import T0, FakeDirectory, FakeSender, FakeStore
 
 ADMIN = "admin@example.com"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.alert_notifier.app import Settings
-from services.common.errors import ConfigError
+from flightctl.services.alert_notifier.app import Settings
+from flightctl.services.common.errors import ConfigError
 
 BASE = {
     "DATABASE_URL": "postgresql+psycopg://notifier:pw@127.0.0.1:5432/alert_notifier",

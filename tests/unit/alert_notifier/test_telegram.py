@@ -12,8 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
-from services.alert_notifier.metrics import NotifierMetrics
-from services.alert_notifier.telegram import (
+from flightctl.services.alert_notifier.metrics import NotifierMetrics
+from flightctl.services.alert_notifier.telegram import (
     PermanentFailure,
     RateLimiter,
     RetryPolicy,

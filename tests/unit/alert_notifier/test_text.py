@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from services.alert_notifier.events import AlertEvent, SlaEvent
-from services.alert_notifier.text import MAX_TEXT_LENGTH, alert_text, fit, number, sla_text
+from flightctl.services.alert_notifier.events import AlertEvent, SlaEvent
+from flightctl.services.alert_notifier.text import MAX_TEXT_LENGTH, alert_text, fit, number, sla_text
 from tests.fakes.telegram import parse_html
 
 

@@ -7,10 +7,10 @@ from typing import Any
 import grpc
 import pytest
 
-from services.alert_notifier.users import ChatDirectory, UserInfo, grpc_fetch
-from services.common.errors import Unavailable
-from services.common.grpcutil import DEFAULT_DEADLINE_SECONDS
-from services.common.pb import user_pb2
+from flightctl.services.alert_notifier.users import ChatDirectory, UserInfo, grpc_fetch
+from flightctl.services.common.errors import Unavailable
+from flightctl.services.common.grpcutil import DEFAULT_DEADLINE_SECONDS
+from flightctl.services.common.pb import user_pb2
 from tests.unit.alert_notifier.fakes import FakeClock
 
 

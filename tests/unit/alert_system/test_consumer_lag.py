@@ -9,8 +9,8 @@ from kafka import TopicPartition
 from kafka.errors import IllegalStateError
 from prometheus_client import CollectorRegistry
 
-from services.common.kafka import TO_ALERT_SYSTEM, Handled, KafkaRunner
-from services.common.metrics import KafkaMetrics
+from flightctl.services.common.kafka import TO_ALERT_SYSTEM, Handled, KafkaRunner
+from flightctl.services.common.metrics import KafkaMetrics
 
 
 class FakeConsumer:

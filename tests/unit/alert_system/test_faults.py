@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.alert_system import faults
-from services.alert_system.app import Settings
-from services.common.errors import ConfigError
-from services.common.kafka import Handled, Incoming, Outgoing
+from flightctl.services.alert_system import faults
+from flightctl.services.alert_system.app import Settings
+from flightctl.services.common.errors import ConfigError
+from flightctl.services.common.kafka import Handled, Incoming, Outgoing
 
 BASE = {"DATABASE_URL": "postgresql+psycopg://a:b@127.0.0.1/alert_system", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
 MESSAGE = Incoming(topic="to-alert-system", partition=0, offset=1, key=None, value=b"{}")

@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.alert_system import rules
-from services.common.kafka import MalformedMessage
+from flightctl.services.alert_system import rules
+from flightctl.services.common.kafka import MalformedMessage
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -7,7 +7,7 @@ import threading
 
 from flask import Flask
 
-from services.common.http import HttpServer
+from flightctl.services.common.http import HttpServer
 
 
 def serve(app: Flask) -> HttpServer:

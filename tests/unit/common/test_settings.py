@@ -2,8 +2,8 @@ import dataclasses
 
 import pytest
 
-from services.common.errors import ConfigError
-from services.common.settings import BaseSettings, DatabaseSettings, env, parse_bool, positive
+from flightctl.services.common.errors import ConfigError
+from flightctl.services.common.settings import BaseSettings, DatabaseSettings, env, parse_bool, positive
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

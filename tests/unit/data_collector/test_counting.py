@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from services.data_collector.service import count_in_window, to_row
+from flightctl.services.data_collector.service import count_in_window, to_row
 
 START = datetime(2026, 11, 29, 12, tzinfo=UTC)
 END = datetime(2026, 11, 30, 12, tzinfo=UTC)

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-KUBERNETES_DIR = REPO_ROOT / "kubernetes"
+from flightctl import deploy
+
+KUBERNETES_DIR = deploy.path("kubernetes")
 OVERLAYS = ("kind", "kind-multinode")
 
 Manifest = dict[str, Any]

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from flightctl.services.sla_breach_detector.config import DEFAULT_CONFIG_PATH
+
 from .kube import (
     KUBERNETES_DIR,
-    REPO_ROOT,
     Manifest,
     all_containers,
     env_of,
@@ -332,7 +333,7 @@ def test_sla_config_lives_on_a_persistent_volume_seeded_once(manifests: list[Man
 
 def test_packaged_sla_default_checks_slowly_enough_for_the_cluster_scrape_interval(manifests: list[Manifest]) -> None:
     """SPEC section 4: settings.t_check >= 5 * T_scrape, with the cluster's Prometheus."""
-    default = yaml.safe_load((REPO_ROOT / "services" / "sla_breach_detector" / "default_config.yaml").read_text())
+    default = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     scrape_interval = yaml.safe_load(
         find_prefixed(manifests, "ConfigMap", "prometheus-config")["data"]["prometheus.yml"]
     )["global"]["scrape_interval"]

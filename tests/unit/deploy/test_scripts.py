@@ -178,7 +178,7 @@ def test_sla_seed_copies_the_packaged_default_once(tmp_path: Path) -> None:
     which imports the same package the image installs."""
     import sys
 
-    from .kube import REPO_ROOT
+    from flightctl.services.sla_breach_detector.config import DEFAULT_CONFIG_PATH
 
     pod = pod_spec(find(rendered("kind"), "Deployment", "sla-breach-detector"))
     (seed,) = pod["initContainers"]
@@ -186,14 +186,12 @@ def test_sla_seed_copies_the_packaged_default_once(tmp_path: Path) -> None:
     config.parent.mkdir()
     env = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "PYTHONPATH": str(REPO_ROOT),
         "SLA_CONFIG_PATH": str(config),
     }
     first = subprocess.run(seed["command"], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert first.returncode == 0, first.stderr
     assert f"seeded {config}" in first.stdout
-    packaged = REPO_ROOT / "services" / "sla_breach_detector" / "default_config.yaml"
-    assert config.read_text() == packaged.read_text()
+    assert config.read_text() == DEFAULT_CONFIG_PATH.read_text()
     assert not (tmp_path / "sla" / "config.yaml.seed").exists()
 
     config.write_text("settings: {t_check: 120}\nmetrics: []\n")

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from flightctl import deploy
 from flightctl.cli import platform as cli_platform
 from flightctl.cli.main import app, hoist_global_options
 from flightctl.kind.runner import Completed, RecordingRunner
 from flightctl.local.layout import SERVICES
 
-REPO = Path(__file__).resolve().parents[3]
+DEPLOY = deploy.root()
 
 
 def invoke(home: Path, *args: str) -> tuple[int, str, str]:
@@ -48,14 +49,14 @@ def test_up_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path, monkeypatch
     assert commands[:3] == [
         "docker info --format '{{.ServerVersion}}'",
         "kind get clusters",
-        f"kind create cluster --name flightctl --config {REPO}/kubernetes/kind/cluster-multinode.yaml",
+        f"kind create cluster --name flightctl --config {DEPLOY}/kubernetes/kind/cluster-multinode.yaml",
     ]
     builds = [line for line in commands if line.startswith("docker build")]
-    assert builds == [f"docker build --target {s} -t flightctl/{s}:dev {REPO}" for s in SERVICES]
+    assert builds == [f"docker build --target {s} -t flightctl/{s}:dev {tmp_path}/home/kind/build" for s in SERVICES]
     assert commands[-1] == (
         "kubectl --context kind-flightctl -n flightctl rollout status deployment/sla-breach-detector --timeout=600s"
     )
-    assert f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/overlays/kind-multinode" in commands
+    assert f"kubectl --context kind-flightctl apply -k {DEPLOY}/kubernetes/overlays/kind-multinode" in commands
     assert any(line.startswith("# write ") and "secrets.env" in line for line in lines)
     assert "missing prerequisites docker, kind, kubectl" in err, "the plan says what is missing"
 

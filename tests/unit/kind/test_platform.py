@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from flightctl import deploy
 from flightctl.errors import PREREQUISITE, FlightctlError, PrerequisiteMissing, UsageError
 from flightctl.kind import layout
 from flightctl.kind import secrets as secret_values
@@ -16,12 +17,12 @@ from flightctl.kind.platform import KindPlatform
 from flightctl.kind.runner import Completed, RecordingRunner
 from flightctl.local.layout import SERVICES, Home
 
-REPO = Path(__file__).resolve().parents[3]
+DEPLOY = deploy.root()
 KUBECTL = ["kubectl", "--context", "kind-flightctl"]
 
 
 def platform(home: Home, runner: RecordingRunner, **kwargs: object) -> KindPlatform:
-    return KindPlatform(home, runner, lambda _message: None, repo=REPO, **kwargs)  # type: ignore[arg-type]
+    return KindPlatform(home, runner, lambda _message: None, **kwargs)  # type: ignore[arg-type]
 
 
 def index_of(commands: list[str], prefix: str) -> int:
@@ -41,15 +42,15 @@ def test_up_creates_builds_loads_applies_and_waits_in_order(
     order = [
         "docker info",
         "kind get clusters",
-        f"kind create cluster --name flightctl --config {REPO}/kubernetes/kind/cluster.yaml",
+        f"kind create cluster --name flightctl --config {DEPLOY}/kubernetes/kind/cluster.yaml",
     ]
     for service in SERVICES:
         order += [
-            f"docker build --target {service} -t flightctl/{service}:dev {REPO}",
+            f"docker build --target {service} -t flightctl/{service}:dev {home.root}/kind/build",
             f"kind load docker-image flightctl/{service}:dev --name flightctl",
         ]
     order += [
-        f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/vendor/ingress-nginx",
+        f"kubectl --context kind-flightctl apply -k {DEPLOY}/kubernetes/vendor/ingress-nginx",
         "kubectl --context kind-flightctl -n ingress-nginx rollout status "
         "deployment/ingress-nginx-controller --timeout=42s",
         "kubectl --context kind-flightctl -n ingress-nginx wait --for=condition=complete "
@@ -60,7 +61,7 @@ def test_up_creates_builds_loads_applies_and_waits_in_order(
         "kubectl --context kind-flightctl -n flightctl create secret tls flightctl-tls "
         f"--cert={home.root}/kind/certs/gateway.crt --key={home.root}/kind/certs/gateway.key",
         "kubectl --context kind-flightctl -n flightctl delete job kafka-topics --ignore-not-found",
-        f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/overlays/kind",
+        f"kubectl --context kind-flightctl apply -k {DEPLOY}/kubernetes/overlays/kind",
         "kubectl --context kind-flightctl -n flightctl rollout status statefulset/postgres --timeout=42s",
         "kubectl --context kind-flightctl -n flightctl rollout status statefulset/kafka --timeout=42s",
         "kubectl --context kind-flightctl -n flightctl wait --for=condition=complete job/kafka-topics --timeout=42s",
@@ -91,8 +92,8 @@ def test_multi_node_uses_its_cluster_config_and_overlay(home: Home, runner: Reco
     runner.script[(*KUBECTL, "-n", "flightctl", "get")] = Completed(0, '{"items": []}')
     platform(home, runner).up({}, tmp_path, multi_node=True, ingress=False)
     commands = runner.commands()
-    index_of(commands, f"kind create cluster --name flightctl --config {REPO}/kubernetes/kind/cluster-multinode.yaml")
-    index_of(commands, f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/overlays/kind-multinode")
+    index_of(commands, f"kind create cluster --name flightctl --config {DEPLOY}/kubernetes/kind/cluster-multinode.yaml")
+    index_of(commands, f"kubectl --context kind-flightctl apply -k {DEPLOY}/kubernetes/overlays/kind-multinode")
     assert not any("ingress-nginx" in command for command in commands), "--no-ingress installs no controller"
 
 
@@ -106,7 +107,7 @@ def test_an_existing_cluster_is_reused_and_its_services_restarted(
     commands = runner.commands()
     assert not any(command.startswith("kind create cluster") for command in commands)
     restart = index_of(commands, "kubectl --context kind-flightctl -n flightctl rollout restart deployment")
-    assert restart > index_of(commands, f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/overlays/kind")
+    assert restart > index_of(commands, f"kubectl --context kind-flightctl apply -k {DEPLOY}/kubernetes/overlays/kind")
 
 
 def test_an_existing_cluster_of_another_shape_is_refused(home: Home, runner: RecordingRunner, tmp_path: Path) -> None:
@@ -221,7 +222,7 @@ def test_dry_run_runs_nothing_and_writes_nothing(home: Home, tmp_path: Path) -> 
     assert printed[0] == "docker info --format '{{.ServerVersion}}'"
     assert printed[1:3] == [
         "kind get clusters",
-        f"kind create cluster --name flightctl --config {REPO}/kubernetes/kind/cluster.yaml",
+        f"kind create cluster --name flightctl --config {DEPLOY}/kubernetes/kind/cluster.yaml",
     ]
     secret = next(line for line in printed if "create secret generic" in line)
     assert secret.endswith("--dry-run=client -o yaml | kubectl --context kind-flightctl apply -f -")
@@ -281,7 +282,7 @@ def test_settings_from_the_environment_become_the_config_map(
     position = index_of(commands, create)
     assert commands[position] == create + f"--from-env-file={home.root}/kind/settings.env --dry-run=client -o yaml"
     assert runner.calls[position + 1] == [*KUBECTL, "apply", "-f", "-"]
-    assert position < index_of(commands, f"kubectl --context kind-flightctl apply -k {REPO}/kubernetes/overlays/kind")
+    assert position < index_of(commands, f"kubectl --context kind-flightctl apply -k {DEPLOY}/kubernetes/overlays/kind")
     assert layout.settings_file(home).read_text() == "COLLECT_INTERVAL_SECONDS=60\n"  # no secret in it
     assert delete not in commands
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from flightctl import deploy
 from flightctl.errors import UsageError
 from flightctl.kind import secrets
 
@@ -42,7 +43,7 @@ def test_a_multi_line_value_is_refused(tmp_path: Path) -> None:
 def test_the_keys_are_the_documented_ones() -> None:
     import yaml
 
-    example = Path(__file__).resolve().parents[3] / "kubernetes" / "secrets.example.yaml"
+    example = deploy.path("kubernetes", "secrets.example.yaml")
     documented = next(
         d for d in yaml.safe_load_all(example.read_text()) if d["metadata"]["name"] == "flightctl-secrets"
     )

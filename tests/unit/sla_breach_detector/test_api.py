@@ -10,11 +10,11 @@ import yaml
 from flask.testing import FlaskClient
 from prometheus_client import CollectorRegistry
 
-from services.common.http import create_http_app
-from services.sla_breach_detector import api
-from services.sla_breach_detector.config import ConfigStore, load_config_file, parse_config
-from services.sla_breach_detector.prometheus import PrometheusError
-from services.sla_breach_detector.sampler import BreachStats
+from flightctl.services.common.http import create_http_app
+from flightctl.services.sla_breach_detector import api
+from flightctl.services.sla_breach_detector.config import ConfigStore, load_config_file, parse_config
+from flightctl.services.sla_breach_detector.prometheus import PrometheusError
+from flightctl.services.sla_breach_detector.sampler import BreachStats
 
 VALID: dict[str, Any] = {
     "metrics": [{"name": "p95", "type": "gauge", "query": "histogram_quantile(0.95, x)", "min": 0, "max": 0.5}],

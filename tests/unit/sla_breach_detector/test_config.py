@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.common.errors import ConfigError, InvalidInput
-from services.sla_breach_detector.config import (
+from flightctl.services.common.errors import ConfigError, InvalidInput
+from flightctl.services.sla_breach_detector.config import (
     DEFAULT_CONFIG_PATH,
     ConfigStore,
     SlaConfig,

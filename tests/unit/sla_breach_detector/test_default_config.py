@@ -12,8 +12,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
-import services
-from services.sla_breach_detector.config import DEFAULT_CONFIG_PATH, load_config_file
+import flightctl.services
+from flightctl.services.sla_breach_detector.config import DEFAULT_CONFIG_PATH, load_config_file
 
 # PromQL words that are not metric names (functions, aggregations, keywords).
 PROMQL_WORDS = {
@@ -50,8 +50,10 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), 
 def exported_names() -> set[str]:
     """Every sample name the services' metrics classes can export (built on a fresh registry)."""
     names: set[str] = set()
-    modules = ["services.common.metrics"] + [
-        f"services.{m.name}.metrics" for m in pkgutil.iter_modules(services.__path__) if m.name != "common"
+    modules = ["flightctl.services.common.metrics"] + [
+        f"flightctl.services.{m.name}.metrics"
+        for m in pkgutil.iter_modules(flightctl.services.__path__)
+        if m.name != "common"
     ]
     for module_name in modules:
         try:

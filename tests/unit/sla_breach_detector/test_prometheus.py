@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.sla_breach_detector.prometheus import (
+from flightctl.services.sla_breach_detector.prometheus import (
     PrometheusClient,
     PrometheusError,
     Sample,

@@ -14,11 +14,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from flightctl.local.proc import wait_until
-from services.sla_breach_detector.config import MetricRule, SlaConfig
-from services.sla_breach_detector.metrics import SlaMetrics
-from services.sla_breach_detector.prometheus import PrometheusError, Sample
-from services.sla_breach_detector.sampler import BreachStats, Sampler
-from services.sla_breach_detector.window import BreachWindows
+from flightctl.services.sla_breach_detector.config import MetricRule, SlaConfig
+from flightctl.services.sla_breach_detector.metrics import SlaMetrics
+from flightctl.services.sla_breach_detector.prometheus import PrometheusError, Sample
+from flightctl.services.sla_breach_detector.sampler import BreachStats, Sampler
+from flightctl.services.sla_breach_detector.window import BreachWindows
 
 LATENCY = MetricRule(name="latency", type="gauge", query="q_latency", min=0, max=1.0)
 FREE = MetricRule(name="free_ratio", type="gauge", query="q_free", min=0.2, max=1.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from services.sla_breach_detector.scheduler import Scheduler, next_run
+from flightctl.services.sla_breach_detector.scheduler import Scheduler, next_run
 
 
 def test_the_first_run_is_now() -> None:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.sla_breach_detector.config import MetricRule, SlaConfig
-from services.sla_breach_detector.window import BreachWindows, Verdict, judge
+from flightctl.services.sla_breach_detector.config import MetricRule, SlaConfig
+from flightctl.services.sla_breach_detector.window import BreachWindows, Verdict, judge
 from tests.fakes.clock import FakeClock
 
 RULE = MetricRule(name="lat", type="gauge", query="q", min=1.0, max=5.0)

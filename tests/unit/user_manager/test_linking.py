@@ -1,4 +1,4 @@
-"""Telegram link codes (services.user_manager.linking) over an in-memory SQLite copy of the
+"""Telegram link codes (flightctl.services.user_manager.linking) over an in-memory SQLite copy of the
 tables, with an injected clock: creation, one-time redemption, expiry, refusals."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from services.common.db import make_session_factory, transaction
-from services.common.errors import Conflict, InvalidInput, NotFound, Unprocessable
-from services.user_manager import linking
-from services.user_manager.models import TelegramLinkCode, User
+from flightctl.services.common.db import make_session_factory, transaction
+from flightctl.services.common.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from flightctl.services.user_manager import linking
+from flightctl.services.user_manager.models import TelegramLinkCode, User
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 TTL = timedelta(seconds=600)
@@ -128,8 +128,8 @@ def test_check_redeemable_with_a_naive_expiry_from_the_driver() -> None:
 
 
 def test_the_ttl_setting() -> None:
-    from services.common.errors import ConfigError
-    from services.user_manager.app import Settings
+    from flightctl.services.common.errors import ConfigError
+    from flightctl.services.user_manager.app import Settings
 
     base = {"DATABASE_URL": "postgresql+psycopg://u:p@127.0.0.1/user_manager", "DATA_COLLECTOR_GRPC_TARGET": "x:1"}
     assert Settings.from_env(base).telegram_link_ttl_seconds == 600

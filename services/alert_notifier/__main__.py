@@ -1,3 +1,0 @@
-from services.alert_notifier.app import main
-
-main()

@@ -1,3 +1,0 @@
-from services.alert_system.app import main
-
-main()

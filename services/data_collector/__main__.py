@@ -1,3 +1,0 @@
-from services.data_collector.app import main
-
-main()

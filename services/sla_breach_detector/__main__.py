@@ -1,3 +1,0 @@
-from services.sla_breach_detector.app import main
-
-main()

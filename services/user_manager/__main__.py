@@ -1,3 +1,0 @@
-from services.user_manager.app import main
-
-main()

@@ -1,0 +1,1 @@
+"""The five flightctl services and the shared runtime they stand on (flightctl.services.common)."""

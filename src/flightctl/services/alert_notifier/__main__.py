@@ -1,0 +1,3 @@
+from flightctl.services.alert_notifier.app import main
+
+main()

@@ -1,0 +1,3 @@
+from flightctl.services.alert_system.app import main
+
+main()

@@ -1,0 +1,3 @@
+from flightctl.services.data_collector.app import main
+
+main()

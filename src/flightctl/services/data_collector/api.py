@@ -1,0 +1,88 @@
+"""data-collector's HTTP routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.orm import Session, sessionmaker
+
+from flightctl.services.common.db import transaction
+from flightctl.services.common.errors import InvalidInput
+from flightctl.services.common.http import json_body
+from flightctl.services.data_collector import service
+from flightctl.services.data_collector.collector import Collector
+
+MAX_LIMIT = 1000
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+def blueprint(
+    factory: sessionmaker[Session],
+    *,
+    airports: Mapping[str, Any],
+    user_exists: service.UserExists,
+    collector: Collector,
+    now: Callable[[], datetime],
+) -> Blueprint:
+    bp = Blueprint("data", __name__)
+
+    @bp.post("/interests")
+    def add_interest() -> tuple[Response, int]:
+        payload = json_body()
+        with transaction(factory) as session:
+            return jsonify(service.add_interest(session, payload, airports, user_exists)), 201
+
+    @bp.put("/interests")
+    def update_interest() -> Response:
+        payload = json_body()
+        with transaction(factory) as session:
+            return jsonify(service.update_interest(session, payload, airports))
+
+    @bp.delete("/interests")
+    def remove_interest() -> Response:
+        payload = json_body()
+        with transaction(factory) as session:
+            return jsonify(service.remove_interest(session, payload))
+
+    @bp.get("/interests/<path:email>")
+    def list_interests(email: str) -> Response:
+        with transaction(factory) as session:
+            return jsonify(service.list_interests(session, email))
+
+    @bp.get("/flights/<icao>")
+    def list_flights(icao: str) -> Response:
+        kind = request.args.get("type")
+        if kind not in (None, "arrivals", "departures"):
+            raise InvalidInput("type must be arrivals or departures")
+        limit = _int_arg("limit", 100, 1, MAX_LIMIT)
+        offset = _int_arg("offset", 0, 0, 10_000_000)
+        with transaction(factory) as session:
+            return jsonify(service.list_flights(session, icao, kind, limit, offset))
+
+    @bp.get("/flights/average/<icao>")
+    def average(icao: str) -> Response:
+        days = _int_arg("days", 7, 1, 365)
+        with transaction(factory) as session:
+            return jsonify(service.average_per_day(session, icao, days, now()))
+
+    @bp.get("/flights/last/<icao>")
+    def last(icao: str) -> Response:
+        with transaction(factory) as session:
+            return jsonify(service.last_flight(session, icao))
+
+    @bp.post("/collect")
+    def collect() -> Response:
+        return jsonify(collector.run_cycle().as_dict())
+
+    return bp

@@ -1,0 +1,290 @@
+"""data-collector's logic over a SQLAlchemy session: interests, flight storage and queries.
+No Flask, gRPC or Kafka here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, Subquery, delete, func, literal_column, or_, select, union_all
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from flightctl.services.common.errors import Conflict, InvalidInput, NotFound
+from flightctl.services.data_collector.models import Flight, Interest
+
+UserExists = Callable[[str], bool]
+"""Asks user-manager; raises Unavailable when it cannot answer (fail closed)."""
+
+FLIGHT_FIELDS = {
+    "icao24": "icao24",
+    "firstSeen": "first_seen",
+    "lastSeen": "last_seen",
+    "estDepartureAirport": "est_departure_airport",
+    "estArrivalAirport": "est_arrival_airport",
+    "callsign": "callsign",
+    "estDepartureAirportHorizDistance": "est_departure_airport_horiz_distance",
+    "estDepartureAirportVertDistance": "est_departure_airport_vert_distance",
+    "estArrivalAirportHorizDistance": "est_arrival_airport_horiz_distance",
+    "estArrivalAirportVertDistance": "est_arrival_airport_vert_distance",
+    "departureAirportCandidatesCount": "departure_airport_candidates_count",
+    "arrivalAirportCandidatesCount": "arrival_airport_candidates_count",
+}
+
+
+# -- validation -------------------------------------------------------------------------------
+def airport_code(value: Any, airports: Mapping[str, Any]) -> str:
+    if not isinstance(value, str) or len(value.strip()) != 4:
+        raise InvalidInput("airport_code must be a four-character ICAO code")
+    code = value.strip().upper()
+    if code not in airports:
+        raise InvalidInput(f"airport_code {code} is not a known ICAO airport code")
+    return code
+
+
+def email(value: Any) -> str:
+    if not isinstance(value, str) or "@" not in value or len(value) > 254:
+        raise InvalidInput("email is required and must be an email address")
+    return value.strip().lower()
+
+
+def threshold(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(f"{field} must be a non-negative integer or null")
+    return value
+
+
+def check_order(high: int | None, low: int | None) -> None:
+    if high is not None and low is not None and low > high:
+        raise InvalidInput("low_value must not be greater than high_value")
+
+
+def interest_view(interest: Interest) -> dict[str, Any]:
+    return {
+        "airport_code": interest.airport_code,
+        "high_value": interest.high_value,
+        "low_value": interest.low_value,
+    }
+
+
+# -- interests --------------------------------------------------------------------------------
+def add_interest(
+    session: Session, payload: dict[str, Any], airports: Mapping[str, Any], user_exists: UserExists
+) -> dict[str, Any]:
+    address = email(payload.get("email"))
+    code = airport_code(payload.get("airport_code"), airports)
+    high = threshold(payload.get("high_value"), "high_value")
+    low = threshold(payload.get("low_value"), "low_value")
+    check_order(high, low)
+    if not user_exists(address):
+        raise NotFound(f"user {address} does not exist")
+    interest = Interest(user_email=address, airport_code=code, high_value=high, low_value=low)
+    try:
+        with session.begin_nested():
+            session.add(interest)
+    except IntegrityError:
+        raise Conflict(f"{address} already has an interest in {code}") from None
+    return {"message": "Interest added successfully", "email": address, **interest_view(interest)}
+
+
+def update_interest(session: Session, payload: dict[str, Any], airports: Mapping[str, Any]) -> dict[str, Any]:
+    address = email(payload.get("email"))
+    code = airport_code(payload.get("airport_code"), airports)
+    given = {k: threshold(payload[k], k) for k in ("high_value", "low_value") if k in payload}
+    if not given:
+        raise InvalidInput("give high_value and/or low_value (null clears one)")
+    interest = session.scalar(
+        select(Interest).where(Interest.user_email == address, Interest.airport_code == code).with_for_update()
+    )
+    if interest is None:
+        raise NotFound(f"{address} has no interest in {code}")
+    high = given.get("high_value", interest.high_value) if "high_value" in given else interest.high_value
+    low = given.get("low_value", interest.low_value) if "low_value" in given else interest.low_value
+    check_order(high, low)
+    interest.high_value, interest.low_value = high, low
+    return {"message": "Interest updated successfully", "email": address, **interest_view(interest)}
+
+
+def remove_interest(session: Session, payload: dict[str, Any]) -> dict[str, Any]:
+    address = email(payload.get("email"))
+    code = payload.get("airport_code")
+    if not isinstance(code, str) or not code.strip():
+        raise InvalidInput("airport_code is required")
+    code = code.strip().upper()
+    result = session.execute(delete(Interest).where(Interest.user_email == address, Interest.airport_code == code))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(f"{address} has no interest in {code}")
+    return {"message": "Interest removed successfully"}
+
+
+def list_interests(session: Session, raw_email: str) -> dict[str, Any]:
+    address = raw_email.strip().lower()
+    rows = session.scalars(select(Interest).where(Interest.user_email == address).order_by(Interest.airport_code))
+    return {"email": address, "interests": [interest_view(i) for i in rows]}
+
+
+def delete_user_interests(session: Session, raw_email: str) -> int:
+    result = session.execute(delete(Interest).where(Interest.user_email == raw_email.strip().lower()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def airports_of_interest(session: Session) -> list[str]:
+    return list(session.scalars(select(Interest.airport_code).distinct().order_by(Interest.airport_code)))
+
+
+def interests_with_thresholds(session: Session, airport: str) -> list[Interest]:
+    return list(
+        session.scalars(
+            select(Interest)
+            .where(Interest.airport_code == airport)
+            .where(or_(Interest.high_value.is_not(None), Interest.low_value.is_not(None)))
+            .order_by(Interest.id)
+        )
+    )
+
+
+# -- flights ----------------------------------------------------------------------------------
+def _timestamp(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+def to_row(flight: Mapping[str, Any], source: str) -> dict[str, Any] | None:
+    """An OpenSky flight object as a flight_data row, or None when it lacks its identity."""
+    try:
+        row: dict[str, Any] = {column: flight.get(field) for field, column in FLIGHT_FIELDS.items()}
+        row["icao24"] = str(row["icao24"]).strip().lower()[:6]
+        row["first_seen"] = _timestamp(flight["firstSeen"])
+        row["last_seen"] = _timestamp(flight["lastSeen"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    for column in ("est_departure_airport", "est_arrival_airport"):
+        row[column] = row[column].strip().upper()[:4] if isinstance(row[column], str) else None
+    row["callsign"] = row["callsign"].strip()[:16] if isinstance(row["callsign"], str) else None
+    row["source"] = source
+    return row
+
+
+UPSERT_BATCH = 1000  # rows per INSERT: well under PostgreSQL's 65535 bind parameters
+
+
+def upsert_flights(session: Session, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
+    """Insert flights; a flight seen again (same icao24, first_seen) is updated, never duplicated.
+    Returns (flights written, of which new)."""
+    unique = list({(r["icao24"], r["first_seen"]): r for r in rows}.values())
+    new = 0
+    for i in range(0, len(unique), UPSERT_BATCH):
+        statement = insert(Flight).values(unique[i : i + UPSERT_BATCH])
+        updated = {column: getattr(statement.excluded, column) for column in (*FLIGHT_FIELDS.values(), "source")}
+        for key in ("icao24", "first_seen"):
+            updated.pop(key)
+        upsert: Any = statement.on_conflict_do_update(
+            constraint="uq_flight_icao24_first_seen", set_={**updated, "fetched_at": func.now()}
+        ).returning(literal_column("xmax = 0"))  # xmax is 0 on a freshly inserted row
+        new += sum(1 for inserted in session.scalars(upsert) if inserted)
+    return len(unique), new
+
+
+def count_in_window(rows: Iterable[dict[str, Any]], airport: str, start: datetime, end: datetime) -> int:
+    """Distinct flights that arrived at (last seen) or departed from (first seen) the airport
+    inside [start, end]."""
+    seen = set()
+    for r in rows:
+        arrived = r["est_arrival_airport"] == airport and start <= r["last_seen"] <= end
+        departed = r["est_departure_airport"] == airport and start <= r["first_seen"] <= end
+        if arrived or departed:
+            seen.add((r["icao24"], r["first_seen"]))
+    return len(seen)
+
+
+def purge_old_flights(session: Session, before: datetime) -> int:
+    return int(session.execute(delete(Flight).where(Flight.last_seen < before)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def flight_view(f: Flight) -> dict[str, Any]:
+    return {
+        "icao24": f.icao24,
+        "first_seen": f.first_seen.isoformat(),
+        "last_seen": f.last_seen.isoformat(),
+        "est_departure_airport": f.est_departure_airport,
+        "est_arrival_airport": f.est_arrival_airport,
+        "callsign": f.callsign,
+        "est_departure_airport_horiz_distance": f.est_departure_airport_horiz_distance,
+        "est_departure_airport_vert_distance": f.est_departure_airport_vert_distance,
+        "est_arrival_airport_horiz_distance": f.est_arrival_airport_horiz_distance,
+        "est_arrival_airport_vert_distance": f.est_arrival_airport_vert_distance,
+        "departure_airport_candidates_count": f.departure_airport_candidates_count,
+        "arrival_airport_candidates_count": f.arrival_airport_candidates_count,
+        "source": f.source,
+    }
+
+
+def _newest_ids(code: str, kind: str | None, depth: int) -> Subquery:
+    """(id, last_seen) of the ``depth`` newest flights of an airport. Each branch reads its own
+    index ((airport, last_seen, id), index-only) backwards and stops after ``depth`` rows; the two
+    branches meet in a Merge Append. A flight that departed from and arrived at the airport is
+    only in the arrivals branch (the departures index includes the arrival airport for that)."""
+    arrivals = select(Flight.id, Flight.last_seen).where(Flight.est_arrival_airport == code)
+    departures = select(Flight.id, Flight.last_seen).where(Flight.est_departure_airport == code)
+    if kind == "arrivals":
+        branches = [arrivals]
+    elif kind == "departures":
+        branches = [departures]
+    else:
+        branches = [arrivals, departures.where(Flight.est_arrival_airport.is_distinct_from(code))]
+    newest = [b.order_by(Flight.last_seen.desc(), Flight.id.desc()).limit(depth) for b in branches]
+    return (union_all(*newest) if len(newest) > 1 else newest[0]).subquery("newest")
+
+
+def flights_statement(code: str, kind: str | None, limit: int, offset: int) -> Select[Flight]:
+    """One page, newest first (last_seen, then id, so pages never overlap). The page is chosen
+    on the narrow indexes; only its ``limit`` rows are read from the table."""
+    newest = _newest_ids(code.upper(), kind, limit + offset)
+    page = (
+        select(newest.c.id, newest.c.last_seen)
+        .order_by(newest.c.last_seen.desc(), newest.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    return select(Flight).join(page, Flight.id == page.c.id).order_by(page.c.last_seen.desc(), page.c.id.desc())
+
+
+def average_statement(code: str, start: datetime, end: datetime) -> Select[int]:
+    """How many flights touched the airport with last_seen in [start, end] (index-only)."""
+    code = code.upper()
+    in_range = (Flight.last_seen >= start, Flight.last_seen <= end)
+    arrivals = select(Flight.id).where(Flight.est_arrival_airport == code, *in_range)
+    departures = select(Flight.id).where(
+        Flight.est_departure_airport == code, Flight.est_arrival_airport.is_distinct_from(code), *in_range
+    )
+    return select(func.count()).select_from(union_all(arrivals, departures).subquery("touching"))
+
+
+def last_statement(code: str) -> Select[Flight]:
+    return flights_statement(code, None, 1, 0)
+
+
+def list_flights(session: Session, code: str, kind: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    return [flight_view(f) for f in session.scalars(flights_statement(code, kind, limit, offset))]
+
+
+def average_per_day(session: Session, code: str, days: int, now: datetime) -> dict[str, Any]:
+    """Flights that touched the airport (arrived or departed) with last_seen in the last ``days``
+    days, divided by ``days``."""
+    code = code.upper()
+    total = session.scalar(average_statement(code, now - timedelta(days=days), now))
+    if not total:
+        raise NotFound(f"no flights stored for {code} in the last {days} day(s)")
+    return {"airport": code, "average_flights_per_day": round(total / days, 2), "days": days}
+
+
+def last_flight(session: Session, code: str) -> dict[str, Any]:
+    code = code.upper()
+    flight = session.scalar(last_statement(code))
+    if flight is None:
+        raise NotFound(f"no flights stored for {code}")
+    return flight_view(flight)

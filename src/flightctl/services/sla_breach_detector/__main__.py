@@ -1,0 +1,3 @@
+from flightctl.services.sla_breach_detector.app import main
+
+main()

@@ -1,0 +1,119 @@
+"""sla-breach-detector: settings, wiring (create_app) and the process entry point."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+
+from flightctl.services.common.http import HttpServer, create_http_app
+from flightctl.services.common.kafka import SLA_BREACH, Outgoing, broker_reachable, make_producer, send_all
+from flightctl.services.common.runtime import Component, OnStop, load_settings, run_until_signalled
+from flightctl.services.common.settings import BaseSettings, KafkaSettings, env, positive, url
+from flightctl.services.sla_breach_detector import api
+from flightctl.services.sla_breach_detector.config import ConfigStore, SlaConfig, load_config_file
+from flightctl.services.sla_breach_detector.metrics import SlaMetrics
+from flightctl.services.sla_breach_detector.prometheus import PrometheusClient
+from flightctl.services.sla_breach_detector.sampler import BreachStats, Sampler, utcnow
+from flightctl.services.sla_breach_detector.scheduler import Scheduler
+from flightctl.services.sla_breach_detector.window import BreachWindows
+
+NAME = "sla-breach-detector"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings(BaseSettings, KafkaSettings):
+    prometheus_url: str = env("PROMETHEUS_URL", parse=url, help="Prometheus's HTTP root")
+    sla_config_path: str = env("SLA_CONFIG_PATH", help="the SLA config (YAML); POST /sla/config rewrites it")
+    prometheus_timeout_seconds: float = env(
+        "PROMETHEUS_TIMEOUT_SECONDS", 5.0, parse=positive(float), help="timeout of every Prometheus call"
+    )
+
+
+@dataclasses.dataclass
+class SlaBreachDetector:
+    """Everything the process runs, built by create_app."""
+
+    app: Flask
+    store: ConfigStore
+    sampler: Sampler
+    scheduler: Scheduler
+    stats: BreachStats
+    prometheus: PrometheusClient
+    components: list[Component]
+
+
+def create_app(
+    settings: Settings,
+    now: Callable[[], datetime] = utcnow,
+    clock: Callable[[], float] = time.monotonic,
+) -> SlaBreachDetector:
+    # The file first: a missing or invalid config stops the process before anything connects.
+    # Only its structure is checked here; Prometheus may not be up yet.
+    config_path = Path(settings.sla_config_path)
+    store = ConfigStore(config_path, load_config_file(config_path))
+    registry = CollectorRegistry()
+    metrics = SlaMetrics(registry)
+    prometheus = PrometheusClient(settings.prometheus_url, settings.prometheus_timeout_seconds)
+    producer = make_producer(settings.kafka_bootstrap_servers, NAME)
+
+    def publish(events: Sequence[dict[str, Any]]) -> int:
+        return send_all(producer, [Outgoing(SLA_BREACH, event["metric"], event) for event in events])
+
+    stats = BreachStats()
+    stats.track(store.current())
+    sampler = Sampler(
+        config=store.current,
+        query=prometheus.query,
+        publish=publish,
+        windows=BreachWindows(clock),
+        stats=stats,
+        metrics=metrics,
+        now=now,
+        # The HTTP timeout bounds each call; the deadline also bounds a server that trickles.
+        query_deadline=settings.prometheus_timeout_seconds + 1.0,
+    )
+    scheduler = Scheduler("sla-checks", lambda: store.current().t_check, sampler.run_check, clock=clock)
+
+    def on_change(config: SlaConfig) -> None:
+        stats.track(config)
+        scheduler.wake()
+
+    store.subscribe(on_change)
+
+    def health() -> dict[str, str | None]:
+        return {
+            "scheduler": None if scheduler.is_alive() else "not running",
+            "prometheus": prometheus.ready(),
+            "kafka": broker_reachable(settings.kafka_bootstrap_servers),
+        }
+
+    app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
+    app.register_blueprint(api.blueprint(store, stats, prometheus))
+    http = HttpServer(app, settings.http_host, settings.http_port)
+    resources = OnStop(sampler.close, prometheus.close, lambda: producer.close(timeout=10))
+    return SlaBreachDetector(
+        app=app,
+        store=store,
+        sampler=sampler,
+        scheduler=scheduler,
+        stats=stats,
+        prometheus=prometheus,
+        components=[resources, scheduler, http],
+    )
+
+
+def main() -> None:
+    settings = load_settings(NAME, Settings)
+
+    def build(_stop: threading.Event) -> list[Component]:
+        return create_app(settings).components
+
+    run_until_signalled(NAME, build)

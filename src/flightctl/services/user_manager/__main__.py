@@ -1,0 +1,3 @@
+from flightctl.services.user_manager.app import main
+
+main()

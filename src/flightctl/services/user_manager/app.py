@@ -1,0 +1,137 @@
+"""user-manager: settings, wiring (create_app) and the process entry point."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+
+from flightctl.services.common import db
+from flightctl.services.common.grpcutil import (
+    DEFAULT_DEADLINE_SECONDS,
+    GrpcServer,
+    check_health,
+    make_channel,
+)
+from flightctl.services.common.http import HttpServer, create_http_app
+from flightctl.services.common.pb import data_collector_pb2_grpc, user_pb2, user_pb2_grpc
+from flightctl.services.common.runtime import (
+    BackgroundLoop,
+    Component,
+    OnStop,
+    load_settings,
+    run_until_signalled,
+)
+from flightctl.services.common.settings import BaseSettings, DatabaseSettings, env, parse_port, positive
+from flightctl.services.user_manager import api, idempotency, linking, service
+from flightctl.services.user_manager.grpc_service import UserServicer
+from flightctl.services.user_manager.metrics import UserMetrics
+
+NAME = "user-manager"
+VERSIONS = Path(__file__).with_name("migrations") / "versions"
+LINK_CODE_GRACE = timedelta(days=1)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings(BaseSettings, DatabaseSettings):
+    grpc_host: str = env("GRPC_HOST", "0.0.0.0")
+    grpc_port: int = env("GRPC_PORT", 50051, parse=parse_port)
+    data_collector_grpc_target: str = env("DATA_COLLECTOR_GRPC_TARGET")
+    idempotency_ttl_seconds: int = env("IDEMPOTENCY_TTL_SECONDS", 86400, parse=positive(int))
+    outbox_retry_seconds: float = env("OUTBOX_RETRY_SECONDS", 5.0, parse=positive(float))
+    telegram_link_ttl_seconds: int = env(
+        "TELEGRAM_LINK_TTL_SECONDS",
+        linking.DEFAULT_TTL_SECONDS,
+        parse=positive(int),
+        help="how long a Telegram deep-link code stays valid",
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclasses.dataclass
+class UserManager:
+    """Everything the process runs, built by create_app."""
+
+    app: Flask
+    components: list[Component]
+
+
+def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> UserManager:
+    engine = db.make_engine(settings.database_url)
+    db.migrate(engine, VERSIONS)
+    factory = db.make_session_factory(engine)
+    registry = CollectorRegistry()
+    metrics = UserMetrics(registry)
+    channel = make_channel(settings.data_collector_grpc_target)
+    collector = data_collector_pb2_grpc.DataCollectorServiceStub(channel)
+
+    def remove_interests(email: str) -> int:
+        answer = collector.DeleteUserInterests(user_pb2.UserRequest(email=email), timeout=DEFAULT_DEADLINE_SECONDS)
+        return int(answer.deleted_count)
+
+    def drain() -> None:
+        service.drain_outbox(factory, remove_interests, now, timedelta(seconds=settings.outbox_retry_seconds))
+        with db.transaction(factory) as session:
+            metrics.outbox_backlog.set(service.outbox_backlog(session))
+
+    outbox = BackgroundLoop("interest-deletion-outbox", settings.outbox_retry_seconds, drain)
+    cleanup = BackgroundLoop(
+        "idempotency-key-cleanup",
+        min(3600.0, settings.idempotency_ttl_seconds / 4),
+        lambda: idempotency.purge_expired(factory, now()),
+    )
+    link_cleanup = BackgroundLoop(
+        "telegram-link-code-cleanup",
+        3600.0,
+        lambda: linking.purge_link_codes(factory, now() - LINK_CODE_GRACE),
+    )
+
+    def health() -> dict[str, str | None]:
+        return {
+            "database": db.ping(engine),
+            "data-collector": check_health(channel),
+            "outbox-worker": None if outbox.is_alive() else "not running",
+        }
+
+    app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
+    app.register_blueprint(
+        api.blueprint(
+            factory,
+            ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+            now=now,
+            metrics=metrics,
+            on_delete=outbox.wake,
+            link_ttl=timedelta(seconds=settings.telegram_link_ttl_seconds),
+        )
+    )
+    grpc_server = GrpcServer(
+        settings.grpc_host,
+        settings.grpc_port,
+        [
+            (
+                user_pb2_grpc.add_UserServiceServicer_to_server,
+                UserServicer(factory, now=now),
+                "flightctl.user.v1.UserService",
+            )
+        ],
+    )
+    http = HttpServer(app, settings.http_host, settings.http_port)
+    resources = OnStop(channel.close, engine.dispose)
+    return UserManager(app=app, components=[resources, grpc_server, outbox, cleanup, link_cleanup, http])
+
+
+def main() -> None:
+    settings = load_settings(NAME, Settings)
+
+    def build(_stop: threading.Event) -> list[Component]:
+        return create_app(settings).components
+
+    run_until_signalled(NAME, build)

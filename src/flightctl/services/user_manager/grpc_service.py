@@ -1,0 +1,50 @@
+"""gRPC UserService: translates messages and calls service functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import grpc
+from sqlalchemy.orm import Session, sessionmaker
+
+from flightctl.services.common.db import transaction
+from flightctl.services.common.grpcutil import map_errors
+from flightctl.services.common.pb import user_pb2, user_pb2_grpc
+from flightctl.services.user_manager import linking, service
+from flightctl.services.user_manager.models import User
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def user_message(user: User) -> user_pb2.User:
+    return user_pb2.User(
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        telegram_chat_id=user.telegram_chat_id or "",
+    )
+
+
+class UserServicer(user_pb2_grpc.UserServiceServicer):
+    def __init__(self, factory: sessionmaker[Session], now: Callable[[], datetime] = _utcnow) -> None:
+        self._factory = factory
+        self._now = now
+
+    @map_errors
+    def CheckUserExists(self, request: user_pb2.UserRequest, context: grpc.ServicerContext) -> user_pb2.UserResponse:
+        with transaction(self._factory) as session:
+            return user_pb2.UserResponse(exists=service.user_exists(session, request.email))
+
+    @map_errors
+    def GetUser(self, request: user_pb2.UserRequest, context: grpc.ServicerContext) -> user_pb2.User:
+        with transaction(self._factory) as session:
+            return user_message(service.get_user(session, request.email))
+
+    @map_errors
+    def LinkTelegram(self, request: user_pb2.LinkTelegramRequest, context: grpc.ServicerContext) -> user_pb2.User:
+        with transaction(self._factory) as session:
+            user = linking.redeem_link_code(session, request.code, request.telegram_chat_id, now=self._now())
+            return user_message(user)
