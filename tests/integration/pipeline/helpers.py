@@ -22,12 +22,13 @@ from flightctl.local import services
 from flightctl.local.layout import Home
 from flightctl.local.proc import wait_until
 from flightctl.services.common.kafka import encode
-from tests.conftest import ROOT, Platform
+from tests.conftest import ROOT, TEST_PORT_BASE, Platform
 from tests.fakes.telegram import SentMessage
 from tests.prometheus import sample as metric  # noqa: F401 - used by the pipeline tests
 
-EXTRA_PORTS = range(22450, 22500)
-"""Ports of processes these tests spawn themselves (the platform uses FLIGHTCTL_TEST_PORT_BASE)."""
+EXTRA_PORTS = range(TEST_PORT_BASE + 3050, TEST_PORT_BASE + 3100)
+"""Ports of processes these tests spawn themselves, beside the platform's (FLIGHTCTL_TEST_PORT_BASE), so that
+two suites with different bases never meet."""
 
 
 def new_user(platform: Platform, *, chat: bool = True) -> tuple[str, str | None]:

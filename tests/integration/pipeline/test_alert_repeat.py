@@ -14,9 +14,9 @@ import pytest
 from flightctl.local.proc import wait_until
 from flightctl.services.common.kafka import TO_ALERT_SYSTEM, TO_NOTIFIER
 from tests.conftest import Platform
-from tests.integration.pipeline.helpers import Kafka, healthy, metric, new_user, reading, spawned
+from tests.integration.pipeline.helpers import EXTRA_PORTS, Kafka, healthy, metric, new_user, reading, spawned
 
-PORT = 22470
+PORT = EXTRA_PORTS[20]
 REPEAT = 3  # seconds (an integer setting)
 
 

@@ -18,6 +18,7 @@ from flightctl.services.alert_system.faults import POINTS
 from flightctl.services.common.kafka import TO_ALERT_SYSTEM, TO_NOTIFIER
 from tests.conftest import Platform
 from tests.integration.pipeline.helpers import (
+    EXTRA_PORTS,
     Kafka,
     chat_messages,
     group_members,
@@ -55,7 +56,7 @@ def test_a_crash_anywhere_between_consume_and_commit_sends_exactly_one_message(
             # One instance after another crashes on the same (redelivered) reading.
             for n, point in enumerate(POINTS):
                 fault = {"FLIGHTCTL_FAULT_INJECT": f"alert-system:{point}", **FAST_REBALANCE}
-                with spawned(platform, "alert-system", 22450 + n, log, **fault) as proc:
+                with spawned(platform, "alert-system", EXTRA_PORTS[n], log, **fault) as proc:
                     assert wait_until(lambda p=proc: p.poll() is not None, timeout=60), f"no crash at {point}"
                     assert proc.returncode == -signal.SIGKILL, f"{point}: exit {proc.returncode}"
             # before-produce produced nothing; after-produce and after-record each produced the
@@ -94,7 +95,7 @@ def test_three_instances_in_one_group_handle_every_reading_once(
     platform: Platform, kafka: Kafka, tmp_path: Path
 ) -> None:
     main_port = int(platform.url("alert-system").rsplit(":", 1)[1])
-    ports = [main_port, 22460, 22461]
+    ports = [main_port, EXTRA_PORTS[10], EXTRA_PORTS[11]]
     log = tmp_path / "alert-system.log"
     total = 30
     run = uuid.uuid4().hex[:8]

@@ -5,7 +5,7 @@ proxy that can hold one query, to make it slow) and at the platform's Kafka. The
 Prometheus scrapes every 5 s, so three samples would take over a minute there; this lab sees
 three in a few seconds with the very same code paths.
 
-Ports come from 21450-21499 (this suite's share of 127.0.0.1)."""
+Ports come from FLIGHTCTL_TEST_PORT_BASE + 2050 to + 2099 (this suite's share of 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,9 @@ from kafka import KafkaConsumer, TopicPartition
 from flightctl.local.layout import port_in_use
 from flightctl.local.proc import tail, wait_until
 from flightctl.services.common.kafka import SLA_BREACH
-from tests.conftest import ROOT, Platform
+from tests.conftest import ROOT, TEST_PORT_BASE, Platform
 
-LAB_PORTS = range(21450, 21500)
+LAB_PORTS = range(TEST_PORT_BASE + 2050, TEST_PORT_BASE + 2100)
 SCRAPE_INTERVAL = "200ms"
 LAB_TOKEN = "lab-token"
 
@@ -43,7 +43,7 @@ def free_port(taken: set[int]) -> int:
         if port not in taken and not port_in_use(port):
             taken.add(port)
             return port
-    raise RuntimeError("no free port in 21450-21499")
+    raise RuntimeError(f"no free port in {LAB_PORTS.start}-{LAB_PORTS.stop - 1}")
 
 
 class Exporter:
