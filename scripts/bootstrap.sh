@@ -40,8 +40,8 @@ fi
 
 wheelhouse="${FLIGHTCTL_WHEELHOUSE:-$HOME/.cache/flightctl/wheelhouse}"
 if [ "$(cat "$wheelhouse/.stamp" 2>/dev/null)" != "$stamp_src" ]; then
+  # Added to, never emptied: another checkout on this machine may be reading it.
   say "filling the wheelhouse $wheelhouse (the pinned versions, from pip's cache)"
-  rm -rf "$wheelhouse"
   .venv/bin/pip wheel -q --disable-pip-version-check --no-deps -r requirements.lock -w "$wheelhouse"
   echo "$stamp_src" > "$wheelhouse/.stamp"
 fi
