@@ -2,8 +2,13 @@
 
 Routes ``/bot<token>/<method>`` (GET or POST; JSON, urlencoded or multipart parameters, or
 the query string) and answers like the real API: ``getMe``, ``sendMessage`` (with the real
-``parse_mode`` checks for MarkdownV2 and HTML), ``getUpdates`` (long polling), ``deleteWebhook``,
+checks of ``parse_mode=HTML``), ``getUpdates`` (long polling), ``deleteWebhook``,
 ``setMyCommands``, ``getWebhookInfo``, plus scripted ``sendMessage`` faults.
+
+alert-notifier sends HTML only, so HTML is the one parse mode the fake parses: any other
+(``Markdown`` and ``MarkdownV2`` included) is answered 400 ``Bad Request: unsupported
+parse_mode``, the real API's answer to a mode it does not know, rather than accepted unchecked.
+Like the real API, the mode is case-insensitive and ``none`` (or empty) means plain text.
 
 Run standalone: ``python -m tests.fakes.telegram --port 0 --token T``.
 """
@@ -13,17 +18,16 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
 import sys
 import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
-from typing import Any, Self, cast
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import Any, cast
+from urllib.parse import parse_qsl
+
+from tests.fakes.http import Exchange, HttpFake, serve_until_signalled
 
 MAX_TEXT_LENGTH = 4096
 MAX_LONG_POLL_SECONDS = 2.0
@@ -99,125 +103,11 @@ class _ApiError(Exception):
         self.description = description
 
 
-# -- entity parsing (a port of the checks TDLib applies, trimmed) ---------------------------
-
-_MD_RESERVED = "_*[]()~`>#+-=|{}.!"
-_CODE_TYPES = ("Code", "Pre", "PreCode")
+# -- entity parsing (a port of the checks TDLib applies to HTML, trimmed) -------------------
 
 
 def _byte_offset(text: str, index: int) -> int:
     return len(text[:index].encode("utf-8"))
-
-
-def _escapable(text: str, i: int) -> bool:
-    return i + 1 < len(text) and 0 < ord(text[i + 1]) <= 126
-
-
-def parse_markdown_v2(text: str) -> str:
-    """Return the plain text of a MarkdownV2 message, or raise ``ValueError`` like Telegram."""
-    out: list[str] = []
-    stack: list[tuple[str, int]] = []  # (entity type, byte offset of its start)
-    n = len(text)
-    i = 0
-
-    def reserved_error(ch: str) -> ValueError:
-        return ValueError(f"Character '{ch}' is reserved and must be escaped with the preceding '\\'")
-
-    def at(k: int) -> str:
-        return text[k] if k < n else ""
-
-    while i < n:
-        c = text[i]
-        top = stack[-1][0] if stack else None
-        in_code = top in _CODE_TYPES
-        line_start = i == 0 or text[i - 1] in "\r\n"
-        if line_start and not in_code:
-            if text.startswith("**>", i):
-                i += 3
-                continue
-            if c == ">":
-                i += 1
-                continue
-        if c == "\\" and _escapable(text, i):
-            out.append(text[i + 1])
-            i += 2
-            continue
-        if c not in ("`" if in_code else _MD_RESERVED):
-            out.append(c)
-            i += 1
-            continue
-        if c == "|" and at(i + 1) == "|" and top != "Spoiler" and at(i + 2) in ("", "\r", "\n"):
-            i += 2  # the end mark of an expandable block quotation
-            continue
-
-        is_end = {
-            "Bold": c == "*",
-            "Italic": c == "_" and at(i + 1) != "_",
-            "Code": c == "`",
-            "Pre": text.startswith("```", i),
-            "PreCode": text.startswith("```", i),
-            "TextUrl": c == "]",
-            "Underline": c == "_" and at(i + 1) == "_",
-            "Strikethrough": c == "~",
-            "Spoiler": c == "|" and at(i + 1) == "|",
-            "CustomEmoji": c == "]",
-        }.get(top or "", False)
-
-        if not is_end:
-            start = _byte_offset(text, i)
-            if c == "_":
-                kind = "Underline" if at(i + 1) == "_" else "Italic"
-                i += 1 if kind == "Underline" else 0
-            elif c == "*":
-                kind = "Bold"
-            elif c == "~":
-                kind = "Strikethrough"
-            elif c == "|" and at(i + 1) == "|":
-                kind, i = "Spoiler", i + 1
-            elif c == "[":
-                kind = "TextUrl"
-            elif c == "!" and at(i + 1) == "[":
-                kind, i = "CustomEmoji", i + 1
-            elif c == "`" and text.startswith("```", i):
-                kind = "Pre"
-                i += 3
-                lang_end = i
-                while lang_end < n and not text[lang_end].isspace() and text[lang_end] != "`":
-                    lang_end += 1
-                if i != lang_end and lang_end < n and text[lang_end] != "`":
-                    kind, i = "PreCode", lang_end
-                if at(i) in ("\r", "\n"):
-                    i += 2 if at(i + 1) in ("\r", "\n") and at(i) != at(i + 1) else 1
-                i -= 1
-            elif c == "`":
-                kind = "Code"
-            else:
-                raise reserved_error(c)
-            stack.append((kind, start))
-            i += 1
-            continue
-
-        kind = stack.pop()[0]
-        if kind in ("Underline", "Spoiler"):
-            i += 1
-        elif kind in ("Pre", "PreCode"):
-            i += 2
-        elif kind in ("TextUrl", "CustomEmoji"):
-            if at(i + 1) == "(":
-                i += 2
-                url_begin = i
-                while i < n and text[i] != ")":
-                    i += 2 if text[i] == "\\" and _escapable(text, i) else 1
-                if i >= n:
-                    what = "a custom emoji URL" if kind == "CustomEmoji" else "a URL"
-                    raise ValueError(f"Can't find end of {what} at byte offset {_byte_offset(text, url_begin)}")
-            elif kind == "CustomEmoji":
-                raise ValueError("Custom emoji entity must contain a tg://emoji URL")
-        i += 1
-    if stack:
-        kind, start = stack[-1]
-        raise ValueError(f"Can't find end of {kind} entity at byte offset {start}")
-    return "".join(out)
 
 
 _HTML_TAGS = frozenset(
@@ -332,56 +222,16 @@ def parse_html(text: str) -> str:
     return "".join(out)
 
 
-def parse_markdown(text: str) -> str:
-    """Return the plain text of a legacy Markdown message, or raise ``ValueError``."""
-    out: list[str] = []
-    n = len(text)
-    i = 0
-    while i < n:
-        c = text[i]
-        if c == "\\" and i + 1 < n and text[i + 1] in "_*`[":
-            out.append(text[i + 1])
-            i += 2
-            continue
-        if c not in "_*`[":
-            out.append(c)
-            i += 1
-            continue
-        start = _byte_offset(text, i)
-        closer = "]" if c == "[" else c
-        if text.startswith("```", i):
-            end = text.find("```", i + 3)
-            width = 3
-        else:
-            end = text.find(closer, i + 1)
-            width = 1
-        if end < 0:
-            raise ValueError(f"Can't find end of the entity starting at byte offset {start}")
-        out.append(text[i + width : end])
-        i = end + width
-        if c == "[" and text.startswith("(", i):
-            url_end = text.find(")", i)
-            if url_end < 0:
-                raise ValueError(f"Can't find end of the entity starting at byte offset {start}")
-            i = url_end + 1
-    return "".join(out)
-
-
 def plain_text(text: str, parse_mode: str | None) -> str:
-    """Apply ``parse_mode``; raise ``_ApiError`` (400) like the Bot API on bad markup."""
+    """Apply ``parse_mode``; raise ``_ApiError`` (400) like the Bot API on bad markup or a
+    mode the fake does not parse (only HTML: see the module's docstring)."""
     mode = (parse_mode or "").strip().lower()
-    if not mode:
+    if mode in ("", "none"):
         return text
-    parsers: dict[str, Callable[[str], str]] = {
-        "markdownv2": parse_markdown_v2,
-        "html": parse_html,
-        "markdown": parse_markdown,
-    }
-    parser = parsers.get(mode)
-    if parser is None:
+    if mode != "html":
         raise _ApiError(400, f"{BAD_REQUEST}unsupported parse_mode")
     try:
-        return parser(text)
+        return parse_html(text)
     except ValueError as exc:
         raise _ApiError(400, f"{PARSE_ERROR}{exc}") from None
 
@@ -425,8 +275,8 @@ def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
     return params
 
 
-def _parse_params(query: str, body: bytes, content_type: str) -> dict[str, Any]:
-    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+def _parse_params(query: Mapping[str, str], body: bytes, content_type: str) -> dict[str, Any]:
+    params: dict[str, Any] = dict(query)
     ctype = content_type.lower()
     if not body.strip():
         return params
@@ -456,47 +306,10 @@ def _as_int(value: Any, default: int) -> int:
         raise _ApiError(400, f"{BAD_REQUEST}invalid integer value {value!r}") from None
 
 
-# -- the server -----------------------------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeTelegram
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Ignore clients that went away (timeouts, dropped connections); report the rest."""
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "nginx/1.18.0"
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests read the fake's records instead."""
-
-    def do_GET(self) -> None:
-        """Dispatch a GET."""
-        cast(_Server, self.server).fake._handle(self)
-
-    def do_POST(self) -> None:
-        """Dispatch a POST."""
-        cast(_Server, self.server).fake._handle(self)
-
-    def send_json(self, status: int, obj: Any) -> None:
-        """Write a JSON answer with Content-Length."""
-        body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class FakeTelegram:
+class FakeTelegram(HttpFake):
     """An in-process Telegram Bot API server for tests."""
+
+    server_version = "nginx/1.18.0"
 
     def __init__(
         self,
@@ -509,16 +322,11 @@ class FakeTelegram:
         bot_id, sep, secret = token.partition(":")
         if not (bot_id.isdigit() and sep and secret):
             raise ValueError("a bot token looks like '<digits>:<secret>'")
+        super().__init__(host, port)
         self.token = token
         self.bot_id = int(bot_id)
         self.username = username
-        self.host = host
         self.on_message = on_message
-        self._port = port
-        self._cond = threading.Condition()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._faults: list[Fault] = []
         self._messages: list[SentMessage] = []
         self._attempts: list[Attempt] = []
@@ -527,55 +335,10 @@ class FakeTelegram:
         self._next_update_id = 100_000_001
         self._next_message_id = 1
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Bind and serve in a background thread; after ``stop()`` it rebinds the same port."""
-        if self._server is not None:
-            raise RuntimeError("FakeTelegram is already running")
-        self._stopping.clear()
-        server = _Server((self.host, self._port), _Handler)
-        server.fake = self
-        self._port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; pending long polls and delays are cut short."""
-        self._stopping.set()
-        with self._cond:
-            self._cond.notify_all()
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port (0 before the first ``start()`` when OS-chosen)."""
-        return self._port
-
     @property
     def api_url(self) -> str:
         """Value for ``TELEGRAM_API_URL`` (clients call ``{api_url}/bot{token}/{method}``)."""
-        return f"http://{self.host}:{self._port}"
+        return self.url
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -645,35 +408,27 @@ class FakeTelegram:
 
     def wait_for_messages(self, n: int, timeout: float) -> bool:
         """Wait until at least ``n`` messages were delivered."""
-        with self._cond:
-            return self._cond.wait_for(lambda: len(self._messages) >= n, timeout=timeout)
+        return self._wait_for(lambda: len(self._messages) >= n, timeout)
 
     def wait_for_attempts(self, n: int, timeout: float) -> bool:
         """Wait until at least ``n`` ``sendMessage`` calls were answered (or dropped)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: len(self._attempts) >= n, timeout=timeout)
+        return self._wait_for(lambda: len(self._attempts) >= n, timeout)
 
     def wait_for_calls(self, method: str, n: int, timeout: float) -> bool:
         """Wait until ``method`` (case-insensitive) was called at least ``n`` times."""
-
-        def enough() -> bool:
-            return sum(c.method.lower() == method.lower() for c in self._calls) >= n
-
-        with self._cond:
-            return self._cond.wait_for(enough, timeout=timeout)
+        return self._wait_for(lambda: sum(c.method.lower() == method.lower() for c in self._calls) >= n, timeout)
 
     # -- request handling ------------------------------------------------------------------
 
-    def _handle(self, h: _Handler) -> None:
-        split = urlsplit(h.path)
-        length = int(h.headers.get("Content-Length") or 0)
-        body = h.rfile.read(length) if length > 0 else b""
-        m = re.fullmatch(r"/bot([^/]+)/([A-Za-z_]+)/?", unquote(split.path))
+    def handle(self, exchange: Exchange) -> None:
+        """Route ``/bot<token>/<method>`` to the method's handler."""
+        request = exchange.request
+        m = re.fullmatch(r"/bot([^/]+)/([A-Za-z_]+)", request.path)
         if m is None:
-            h.send_json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            exchange.send_json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
             return
         if m.group(1) != self.token:
-            h.send_json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            exchange.send_json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
             return
         method = m.group(2)
         handler = {
@@ -685,24 +440,24 @@ class FakeTelegram:
             "getwebhookinfo": self._webhook_info,
         }.get(method.lower())
         if handler is None:
-            h.send_json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            exchange.send_json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
             return
         try:
-            params = _parse_params(split.query, body, h.headers.get("Content-Type", ""))
+            params = _parse_params(request.query, request.body, request.headers.get("content-type", ""))
         except _ApiError as err:
-            h.send_json(err.status, _error(err.status, err.description))
+            exchange.send_json(err.status, _error(err.status, err.description))
             return
         with self._cond:
             self._calls.append(Call(method, params, time.time()))
             self._cond.notify_all()
-        handler(h, params)
+        handler(exchange, params)
 
-    def _true(self, h: _Handler, params: dict[str, Any]) -> None:
-        h.send_json(200, {"ok": True, "result": True})
+    def _true(self, exchange: Exchange, params: dict[str, Any]) -> None:
+        exchange.send_json(200, {"ok": True, "result": True})
 
-    def _webhook_info(self, h: _Handler, params: dict[str, Any]) -> None:
+    def _webhook_info(self, exchange: Exchange, params: dict[str, Any]) -> None:
         result = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
-        h.send_json(200, {"ok": True, "result": result})
+        exchange.send_json(200, {"ok": True, "result": result})
 
     def _bot_user(self) -> dict[str, Any]:
         return {
@@ -712,7 +467,7 @@ class FakeTelegram:
             "username": self.username,
         }
 
-    def _get_me(self, h: _Handler, params: dict[str, Any]) -> None:
+    def _get_me(self, exchange: Exchange, params: dict[str, Any]) -> None:
         result = {
             **self._bot_user(),
             "can_join_groups": True,
@@ -721,9 +476,9 @@ class FakeTelegram:
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
-        h.send_json(200, {"ok": True, "result": result})
+        exchange.send_json(200, {"ok": True, "result": result})
 
-    def _send_message(self, h: _Handler, params: dict[str, Any]) -> None:
+    def _send_message(self, exchange: Exchange, params: dict[str, Any]) -> None:
         raw_chat = params.get("chat_id")
         chat_id = None if raw_chat is None else str(raw_chat)
         text = params.get("text")
@@ -743,12 +498,12 @@ class FakeTelegram:
                 self._stopping.wait(fault.delay)
             if fault.down:
                 attempt(None, "connection dropped")
-                h.close_connection = True
+                exchange.drop()
                 return
             if fault.status is not None:
                 answer = self._fault_answer(fault)
                 attempt(fault.status, answer["description"])
-                h.send_json(fault.status, answer)
+                exchange.send_json(fault.status, answer)
                 return
 
         try:
@@ -762,7 +517,7 @@ class FakeTelegram:
                 raise _ApiError(400, f"{BAD_REQUEST}message is too long")
         except _ApiError as err:
             attempt(err.status, err.description)
-            h.send_json(err.status, _error(err.status, err.description))
+            exchange.send_json(err.status, _error(err.status, err.description))
             return
 
         now = time.time()
@@ -782,7 +537,7 @@ class FakeTelegram:
             "chat": chat,
             "text": plain,
         }
-        h.send_json(200, {"ok": True, "result": result})
+        exchange.send_json(200, {"ok": True, "result": result})
 
     @staticmethod
     def _fault_answer(fault: Fault) -> dict[str, Any]:
@@ -795,13 +550,13 @@ class FakeTelegram:
             return answer
         return _error(status, fault.description or _FAULT_DESCRIPTIONS.get(status, "Error"))
 
-    def _get_updates(self, h: _Handler, params: dict[str, Any]) -> None:
+    def _get_updates(self, exchange: Exchange, params: dict[str, Any]) -> None:
         try:
             offset = _as_int(params.get("offset"), 0)
             limit = min(max(_as_int(params.get("limit"), 100), 1), 100)
             timeout = max(_as_int(params.get("timeout"), 0), 0)
         except _ApiError as err:
-            h.send_json(err.status, _error(err.status, err.description))
+            exchange.send_json(err.status, _error(err.status, err.description))
             return
 
         def select() -> list[dict[str, Any]]:
@@ -820,7 +575,7 @@ class FakeTelegram:
                     timeout=min(timeout, MAX_LONG_POLL_SECONDS),
                 )
                 found = select()
-        h.send_json(200, {"ok": True, "result": found})
+        exchange.send_json(200, {"ok": True, "result": found})
 
 
 def _error(status: int, description: str) -> dict[str, Any]:
@@ -868,17 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         on_message=on_message,
     )
-    done = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    with fake:
-        emit({"api_url": fake.api_url})
-        done.wait()
-    return 0
+    return serve_until_signalled(fake, lambda: emit({"api_url": fake.api_url}))
 
 
 if __name__ == "__main__":

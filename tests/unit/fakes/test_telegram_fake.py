@@ -158,23 +158,24 @@ def test_text_of_exactly_4096_characters_is_accepted(fake: FakeTelegram) -> None
     assert api(fake, "sendMessage", chat_id=1, text="x" * 4096)[0] == 200
 
 
-def test_markdown_v2_checks(fake: FakeTelegram) -> None:
-    status, answer = api(fake, "sendMessage", chat_id=1, text="LIRF 1.0", parse_mode="MarkdownV2")
-    assert status == 400
-    assert answer["description"] == (
-        "Bad Request: can't parse entities: Character '.' is reserved and must be escaped with the preceding '\\'"
+@pytest.mark.parametrize("parse_mode", ["MarkdownV2", "Markdown", "markdown", "BBCode"])
+def test_parse_modes_other_than_html_are_unsupported(fake: FakeTelegram, parse_mode: str) -> None:
+    status, answer = api(fake, "sendMessage", chat_id=1, text="*LIRF* 1.0", parse_mode=parse_mode)
+    assert (status, answer) == (
+        400,
+        {"ok": False, "error_code": 400, "description": "Bad Request: unsupported parse_mode"},
     )
-    status, answer = api(fake, "sendMessage", chat_id=1, text="a - b", parse_mode="MarkdownV2")
-    assert "Character '-' is reserved" in answer["description"]
-    status, answer = api(fake, "sendMessage", chat_id=1, text="*open", parse_mode="MarkdownV2")
-    assert status == 400
-    assert answer["description"].endswith("Can't find end of Bold entity at byte offset 0")
+    assert fake.messages == []
+    assert [(a.parse_mode, a.status, a.description) for a in fake.attempts] == [
+        (parse_mode, 400, "Bad Request: unsupported parse_mode")
+    ]
 
-    text = r"*LIRF* \(Rome\): _10_ flights \> 2\. [map](https://example.org/a\)b) \\ ok\!"
-    status, answer = api(fake, "sendMessage", chat_id=1, text=text, parse_mode="MarkdownV2")
+
+@pytest.mark.parametrize("parse_mode", ["none", "None", ""])
+def test_parse_mode_none_is_plain_text(fake: FakeTelegram, parse_mode: str) -> None:
+    status, answer = api(fake, "sendMessage", chat_id=1, text="1 < 2 & <b>", parse_mode=parse_mode)
     assert status == 200
-    assert answer["result"]["text"] == "LIRF (Rome): 10 flights > 2. map \\ ok!"
-    assert fake.messages[-1].text == text
+    assert answer["result"]["text"] == "1 < 2 & <b>"
 
 
 def test_html_checks(fake: FakeTelegram) -> None:
@@ -182,11 +183,12 @@ def test_html_checks(fake: FakeTelegram) -> None:
     status, answer = api(fake, "sendMessage", chat_id=1, text=ok, parse_mode="HTML")
     assert status == 200
     assert answer["result"]["text"] == "LIRF < 10 & map ✈"
+    assert api(fake, "sendMessage", chat_id=1, text="<i>ok</i>", parse_mode="html")[1]["result"]["text"] == "ok"
     for bad in ("1 < 2", "<p>para</p>", "Tom & Jerry", "<b>unclosed", "<b>x</i>"):
         status, answer = api(fake, "sendMessage", chat_id=1, text=bad, parse_mode="HTML")
         assert status == 400, bad
         assert answer["description"].startswith("Bad Request: can't parse entities: "), bad
-    assert len(fake.messages) == 1
+    assert len(fake.messages) == 2
 
 
 def test_faults_are_attempts_not_messages(fake: FakeTelegram) -> None:
