@@ -1,20 +1,20 @@
-"""A one-request-per-connection HTTP proxy on 127.0.0.1 that can lose answers on purpose.
+"""An HTTP proxy on 127.0.0.1 that can lose answers on purpose.
 
-For the first ``drop`` connections it forwards the request upstream, reads the whole answer (so
-the server has committed), and closes the client's socket without sending it: to the client
-this is a connection that broke before the response. Later connections are forwarded normally.
+For the first ``drop`` requests it forwards the request upstream, reads the whole answer (so
+the server has committed), and closes the client's connection without sending it: to the client
+this is a connection that broke before the response. Later requests are forwarded normally.
+One request per connection.
 """
 
 from __future__ import annotations
 
 import socket
-import threading
-from dataclasses import dataclass, field
-from types import TracebackType
+
+from tests.fakes.http import Exchange, HttpFake
 
 
 def _read_message(sock: socket.socket) -> bytes:
-    """One HTTP/1.1 message with a Content-Length body (what httpx and waitress send here)."""
+    """One HTTP/1.1 message with a Content-Length body (what waitress sends here)."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -35,49 +35,30 @@ def _read_message(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-@dataclass
-class DroppingProxy:
-    upstream_port: int
-    drop: int = 1
-    requests: list[bytes] = field(default_factory=list)
-    dropped: int = 0
+class DroppingProxy(HttpFake):
+    methods = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
-    def __post_init__(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self._server.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+    def __init__(self, upstream_port: int, drop: int = 1) -> None:
+        super().__init__()
+        self.upstream_port = upstream_port
+        self.drop = drop
+        self.dropped = 0
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.getsockname()[1]}"
+    def requests(self) -> list[bytes]:
+        """Every request received, as the bytes forwarded upstream, oldest first."""
+        return [request.raw for request in self.received]
 
-    def __enter__(self) -> DroppingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._server.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            with client:
-                client.settimeout(10)
-                request = _read_message(client)
-                if not request:
-                    continue
-                self.requests.append(request)
-                with socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10) as upstream:
-                    upstream.sendall(request)
-                    answer = _read_message(upstream)
-                if self.dropped < self.drop:
-                    self.dropped += 1
-                    client.shutdown(socket.SHUT_RDWR)  # the answer is lost on the way back
-                    continue
-                client.sendall(answer)
+    def handle(self, exchange: Exchange) -> None:
+        """Forward the request and read the whole answer; lose it or pass it back."""
+        with socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10) as upstream:
+            upstream.sendall(exchange.request.raw)
+            answer = _read_message(upstream)
+        with self._cond:
+            lose = self.dropped < self.drop
+            if lose:
+                self.dropped += 1
+        if lose:
+            exchange.drop()  # the answer is lost on the way back
+        else:
+            exchange.send_raw(answer)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from flightctl.local.proc import wait_until
-from tests.integration.sla_breach_detector.conftest import BreachReader, Lab
+from tests.integration.sla_breach_detector.lab import BreachReader, Lab
 
 
 def test_three_out_of_range_samples_publish_one_breach_per_series(lab: Lab, breaches: BreachReader) -> None:
