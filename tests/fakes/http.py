@@ -2,11 +2,11 @@
 
 A server subclasses :class:`HttpFake` and implements :meth:`HttpFake.handle`, which gets an
 :class:`Exchange`: the parsed :class:`Request` (``exchange.request``) and the ways to answer
-it (``send``, ``send_json``, ``send_raw``, ``drop``). The base owns the rest: binding (port 0 lets the OS choose
-a free one; after ``stop()`` the next ``start()`` rebinds the same port), the serving thread,
-``start``/``stop``, ``port`` and ``url``, use as a context manager, a record of every request
-received (``received``, ``wait_for_received``) and, for a standalone fake,
-:func:`serve_until_signalled`.
+it (``send``, ``send_json``, ``send_raw``, ``drop``). The base owns the rest: binding (port 0
+lets the OS choose a free one; after ``stop()`` the next ``start()`` rebinds the same port),
+the serving thread, ``start``/``stop``, ``port`` and ``url``, use as a context manager, a
+record of every request received (``received``, ``wait_for_received``) and, for a standalone
+fake, :func:`serve_until_signalled`.
 
 Subclasses keep their own state under ``self._cond`` (the base records under it too and
 notifies it on every request and on ``stop()``), and wait on it with ``self._wait_for``;
@@ -28,7 +28,6 @@ from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 HOST = "127.0.0.1"
-ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     time: float
-    raw: bytes = field(default=b"", repr=False)
+    raw: bytes = field(repr=False)
 
     @property
     def form(self) -> dict[str, str]:
