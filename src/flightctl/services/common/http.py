@@ -1,5 +1,5 @@
 """The HTTP app factory every service uses: JSON errors, bearer auth, metrics, /ping, /health,
-/metrics, a 1 MiB body limit, and a production WSGI server (waitress) to run it."""
+/metrics, /openapi.json, a 1 MiB body limit, and a production WSGI server (waitress) to run it."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from werkzeug.exceptions import HTTPException
 
+from flightctl.services.common import openapi
 from flightctl.services.common.errors import DomainError, InvalidInput
 from flightctl.services.common.metrics import HttpMetrics
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
-OPEN_PATHS = frozenset({"/ping", "/health", "/metrics"})
+# Readable without the API token: probes, the scrape, and the API's own description.
+OPEN_PATHS = frozenset({"/ping", "/health", "/metrics", "/openapi.json"})
 
 HealthCheck = Callable[[], dict[str, str | None]]
 """Returns {component: None when fine, else a short reason}."""
@@ -49,7 +51,7 @@ def create_http_app(
     registry: CollectorRegistry,
     health: HealthCheck,
 ) -> Flask:
-    app = Flask(service)
+    app = Flask(service, static_folder=None)  # no /static route: a service serves no files
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics = HttpMetrics(registry)
@@ -119,6 +121,13 @@ def create_http_app(
     @app.get("/metrics")
     def metrics_view() -> Response:
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+    @app.get("/openapi.json")
+    def openapi_view() -> tuple[Response, int]:
+        described = openapi.document(service)
+        if described is None:
+            return error(f"{service} ships no OpenAPI document", 404)
+        return jsonify(described), 200
 
     return app
 
