@@ -226,6 +226,7 @@ def test_user_manager_answers_match_the_document(checker: Checker) -> None:
     checker.call("POST", "/users", 400, json=body)  # no key
     checker.call("POST", "/users", 400, content=b"not json", headers=key())
     checker.call("POST", "/users", 400, json={**body, "email": "nope", "extra": 1}, headers=key())
+    checker.call("POST", "/users", 400, json={**body, "first_name": "A\u0000"}, headers=key())
     checker.call("POST", "/users", 409, json=body, headers=key())
     checker.call("POST", "/users", 422, json={**body, "first_name": "Augusta"}, headers=first)
     checker.call("POST", "/users", 401, json=body, headers=key(), token=False)
@@ -294,6 +295,7 @@ def test_data_collector_answers_match_the_document(platform: Platform, checker: 
     checker.call("PUT", "/interests", 413, content=b"{" + b" " * (1024 * 1024) + b"}")
     listed = checker.call("GET", "/interests/{email}", 200, path=f"/interests/{email}")
     assert listed.json()["interests"] == [{"airport_code": airport, "high_value": 1, "low_value": None}]
+    checker.call("GET", "/interests/{email}", 400, path="/interests/nul%00@example.com")
     checker.call("GET", "/interests/{email}", 401, path=f"/interests/{email}", token=False)
 
     summary = checker.call("POST", "/collect", 200).json()
@@ -312,6 +314,7 @@ def test_data_collector_answers_match_the_document(platform: Platform, checker: 
     checker.call("GET", "/flights/average/{icao}", 401, path=f"/flights/average/{airport}", token=False)
     checker.call("GET", "/flights/last/{icao}", 200, path=f"/flights/last/{airport}")
     checker.call("GET", "/flights/last/{icao}", 404, path="/flights/last/ZZZY")
+    checker.call("GET", "/flights/last/{icao}", 400, path="/flights/last/LO%00W")
     checker.call("GET", "/flights/last/{icao}", 401, path=f"/flights/last/{airport}", token=False)
 
     removal = {"email": email, "airport_code": airport}
@@ -361,6 +364,7 @@ def test_alert_notifier_answers_match_the_document(platform: Platform, checker: 
     checker.call("GET", "/notifications", 200, path="/notifications?limit=5")
     checker.call("GET", "/notifications", 200, path="/notifications?email=nobody@example.com")
     checker.call("GET", "/notifications", 400, path="/notifications?limit=501")
+    checker.call("GET", "/notifications", 400, path="/notifications?email=a%00b")
     checker.call("GET", "/notifications", 401, token=False)
     bot = checker.call("GET", "/telegram/bot", 200).json()
     assert bot["link_base"] == f"https://t.me/{bot['username']}"

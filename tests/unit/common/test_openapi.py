@@ -4,6 +4,7 @@ auth and errors, and served by the HTTP app factory at /openapi.json without a t
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -53,8 +54,8 @@ def test_the_validator_rejects_a_broken_document() -> None:
     del broken["paths"]["/users"]["post"]["responses"]["201"]["description"]  # required
     broken["paths"]["/users/{email}"]["parameters"][0]["in"] = "body"  # not an OpenAPI 3 location
     messages = " ".join(error.message for error in OpenAPIV31SpecValidator(broken).iter_errors())
-    assert "'description' is a required property" in messages
-    assert "'body'" in messages
+    assert re.search(r"""["']description["'] is a required property""", messages)
+    assert re.search(r"""["']body["']""", messages)
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 # Readable without the API token: probes, the scrape, and the API's own description.
 OPEN_PATHS = frozenset({"/ping", "/health", "/metrics", "/openapi.json"})
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")  # never part of an email, a code or a route
 
 HealthCheck = Callable[[], dict[str, str | None]]
 """Returns {component: None when fine, else a short reason}."""
@@ -39,9 +41,30 @@ def json_body() -> dict[str, Any]:
         payload = json.loads(raw) if raw else None
     except (UnicodeDecodeError, ValueError):
         payload = None
+    except RecursionError:
+        raise InvalidInput("the request body is nested too deeply") from None
     if not isinstance(payload, dict):
         raise InvalidInput("the request body must be a JSON object")
+    if _has_nul(payload):
+        raise InvalidInput("the request body must not contain NUL characters")
     return payload
+
+
+def _has_nul(value: Any) -> bool:
+    """True when a string in ``value`` (at any depth) holds a NUL character, which PostgreSQL
+    cannot store: it would fail the request with a 500 instead of telling the caller."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def create_http_app(
@@ -66,6 +89,10 @@ def create_http_app(
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_token.encode()):
                 return error("a valid API token is required (Authorization: Bearer <token>)", 401)
+        if CONTROL_CHARACTERS.search(request.path):
+            return error("the path must not contain control characters", 400)
+        if _has_nul(request.args.to_dict(flat=False)):
+            return error("the query must not contain NUL characters", 400)
         return None
 
     @app.after_request
