@@ -1,11 +1,12 @@
 """The HTTP app factory every service uses: JSON errors, bearer auth, metrics, /ping, /health,
-/metrics, a 1 MiB body limit, and a production WSGI server (waitress) to run it."""
+/metrics, /openapi.json, a 1 MiB body limit, and a production WSGI server (waitress) to run it."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,12 +16,15 @@ from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from werkzeug.exceptions import HTTPException
 
+from flightctl.services.common import openapi
 from flightctl.services.common.errors import DomainError, InvalidInput
 from flightctl.services.common.metrics import HttpMetrics
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
-OPEN_PATHS = frozenset({"/ping", "/health", "/metrics"})
+# Readable without the API token: probes, the scrape, and the API's own description.
+OPEN_PATHS = frozenset({"/ping", "/health", "/metrics", "/openapi.json"})
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")  # never part of an email, a code or a route
 
 HealthCheck = Callable[[], dict[str, str | None]]
 """Returns {component: None when fine, else a short reason}."""
@@ -37,9 +41,30 @@ def json_body() -> dict[str, Any]:
         payload = json.loads(raw) if raw else None
     except (UnicodeDecodeError, ValueError):
         payload = None
+    except RecursionError:
+        raise InvalidInput("the request body is nested too deeply") from None
     if not isinstance(payload, dict):
         raise InvalidInput("the request body must be a JSON object")
+    if _has_nul(payload):
+        raise InvalidInput("the request body must not contain NUL characters")
     return payload
+
+
+def _has_nul(value: Any) -> bool:
+    """True when a string in ``value`` (at any depth) holds a NUL character, which PostgreSQL
+    cannot store: it would fail the request with a 500 instead of telling the caller."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def create_http_app(
@@ -49,7 +74,7 @@ def create_http_app(
     registry: CollectorRegistry,
     health: HealthCheck,
 ) -> Flask:
-    app = Flask(service)
+    app = Flask(service, static_folder=None)  # no /static route: a service serves no files
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics = HttpMetrics(registry)
@@ -64,6 +89,10 @@ def create_http_app(
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_token.encode()):
                 return error("a valid API token is required (Authorization: Bearer <token>)", 401)
+        if CONTROL_CHARACTERS.search(request.path):
+            return error("the path must not contain control characters", 400)
+        if _has_nul(request.args.to_dict(flat=False)):
+            return error("the query must not contain NUL characters", 400)
         return None
 
     @app.after_request
@@ -119,6 +148,13 @@ def create_http_app(
     @app.get("/metrics")
     def metrics_view() -> Response:
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+    @app.get("/openapi.json")
+    def openapi_view() -> tuple[Response, int]:
+        described = openapi.document(service)
+        if described is None:
+            return error(f"{service} ships no OpenAPI document", 404)
+        return jsonify(described), 200
 
     return app
 
