@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from flightctl.services.alert_notifier.linking import UPDATES_LOCK_KEY
 from flightctl.services.alert_notifier.store import SqlUpdateOffset
 from flightctl.services.common import db
+from flightctl.services.common.locks import AdvisoryLock
 from tests.conftest import Platform
 
-TEST_LOCK_KEY = UPDATES_LOCK_KEY + 1000  # not the platform's own notifier's lock
+TEST_LOCK_KEY = AdvisoryLock.TELEGRAM_UPDATES + 1000  # not the platform's own notifier's lock
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from flightctl.services.alert_system import faults
-from flightctl.services.alert_system.app import Settings
+from flightctl.services.alert_system.settings import Settings
 from flightctl.services.common.errors import ConfigError
 from flightctl.services.common.kafka import Handled, Incoming, Outgoing
 

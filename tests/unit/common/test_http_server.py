@@ -27,7 +27,7 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
             answer += client.recv(1000)
         assert answer.startswith(b"HTTP/1.1 200")
         server.stop()  # the connection is idle but open, as a Prometheus scraper keeps it
-        assert not server._thread.is_alive()
+        assert not server.is_alive()
         assert client.recv(1000) == b""  # closed by the server
 
 
@@ -53,4 +53,4 @@ def test_stop_lets_a_request_in_flight_finish() -> None:
         while chunk := client.recv(1000):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"finished")
-    assert not server._thread.is_alive()
+    assert not server.is_alive()
