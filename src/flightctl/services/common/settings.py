@@ -130,7 +130,9 @@ class BaseSettings:
     )
     http_port: int = env("HTTP_PORT", 8080, parse=parse_port, set_by=SetBy.FLIGHTCTL, help="Port of the HTTP server.")
     log_format: str = env(
-        "LOG_FORMAT", "text", help="`text` for readable lines, `json` for one JSON object per line (Kubernetes: json)."
+        "LOG_FORMAT",
+        "text",
+        help="Log format: `text` for readable lines, `json` for one JSON object per line (Kubernetes: json).",
     )
     log_level: str = env("LOG_LEVEL", "INFO", help="Python logging level: DEBUG, INFO, WARNING or ERROR.")
     api_token: str | None = env(
@@ -226,12 +228,14 @@ class GrpcServerSettings:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class UserManagerClientSettings:
     user_manager_grpc_target: str = env(
-        "USER_MANAGER_GRPC_TARGET", set_by=SetBy.FLIGHTCTL, help="user-manager's gRPC server, `host:port`."
+        "USER_MANAGER_GRPC_TARGET", set_by=SetBy.FLIGHTCTL, help="Address of user-manager's gRPC server, `host:port`."
     )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DataCollectorClientSettings:
     data_collector_grpc_target: str = env(
-        "DATA_COLLECTOR_GRPC_TARGET", set_by=SetBy.FLIGHTCTL, help="data-collector's gRPC server, `host:port`."
+        "DATA_COLLECTOR_GRPC_TARGET",
+        set_by=SetBy.FLIGHTCTL,
+        help="Address of data-collector's gRPC server, `host:port`.",
     )
