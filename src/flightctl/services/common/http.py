@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import cheroot.wsgi
 from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from werkzeug.exceptions import HTTPException
@@ -125,24 +126,24 @@ def create_http_app(
     return app
 
 
+class _CherootServer(cheroot.wsgi.Server):
+    """cheroot's WSGI server with its two documented knobs for subclasses set: errors go to
+    logging, and the connection loop wakes every 0.1 s (instead of 0.5 s) to expire idle
+    connections and to notice stop(), which waits for it."""
+
+    expiration_interval = 0.1
+
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        log.log(level, "%s", msg, exc_info=traceback)
+
+
 class HttpServer:
     """Runs a WSGI app under cheroot in a background thread: start() binds and serves, stop()
     lets requests in flight finish (up to ``SHUTDOWN_TIMEOUT_SECONDS``) and closes every
     connection, idle keep-alive ones included (Prometheus keeps one open), so it returns at once."""
 
     def __init__(self, app: Flask, host: str, port: int, threads: int = 8) -> None:
-        from cheroot.wsgi import Server
-
-        class _Server(Server):  # type: ignore[misc]
-            # How often the connection loop wakes up (to expire idle connections, and to notice
-            # stop(): stop() waits for it), instead of cheroot's 0.5 s.
-            expiration_interval = 0.1
-
-            def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
-                log.log(level, "%s", msg, exc_info=traceback)
-
-        self.name = app.name
-        self._server = _Server(
+        self._server = _CherootServer(
             (host, port),
             app,
             numthreads=threads,
@@ -163,8 +164,9 @@ class HttpServer:
         log.info("HTTP listening on %s:%s", self._server.bind_addr[0], self.port)
 
     def stop(self) -> None:
-        self._server.stop()
-        self._thread.join(timeout=SHUTDOWN_TIMEOUT_SECONDS)
+        self._server.stop()  # returns at once when it never started
+        if self._thread.ident is not None:
+            self._thread.join(timeout=SHUTDOWN_TIMEOUT_SECONDS)
 
     def is_alive(self) -> bool:
         """Whether the accept loop is still running."""
