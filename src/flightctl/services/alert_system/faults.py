@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 from flightctl.services.alert_system.settings import FAULT_POINTS as POINTS
 from flightctl.services.common.kafka import Handled, Handler, Incoming
@@ -25,8 +26,9 @@ def crash() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def with_crash_point(handler: Handler, point: str | None) -> Handler:
-    """``handler``, crashing at ``point`` when a message produces a notification."""
+def with_crash_point(handler: Handler, point: str | None, crash: Callable[[], None] = crash) -> Handler:
+    """``handler``, calling ``crash`` (SIGKILL of this process) at ``point`` when a message
+    produces a notification."""
     if point is None:
         return handler
 
