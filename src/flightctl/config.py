@@ -31,6 +31,8 @@ from flightctl.services.sla_breach_detector.settings import Settings as SlaBreac
 from flightctl.services.user_manager.settings import Settings as UserManagerSettings
 
 __all__ = [
+    "CLUSTER_SECRETS",
+    "DOC_PATH",
     "GENERATED_SECRETS",
     "OPTIONAL_SECRETS",
     "SETTINGS",
@@ -39,6 +41,7 @@ __all__ = [
     "catalogue",
     "configmap_keys",
     "configuration",
+    "database_password_key",
     "filled_by_flightctl",
     "operator_variables",
     "passed_through",
