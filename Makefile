@@ -2,7 +2,7 @@
 VENV := .venv/bin
 export PATH := $(CURDIR)/$(VENV):$(PATH)
 
-.PHONY: bootstrap up down status test lint typecheck unit protos lock
+.PHONY: bootstrap up down status test lint typecheck unit protos docs lock
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -20,6 +20,7 @@ lint:
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/python scripts/gen_protos.py --check
+	$(VENV)/python scripts/gen_config_doc.py --check
 
 typecheck:
 	$(VENV)/mypy src
@@ -32,6 +33,9 @@ unit: bootstrap
 
 protos:
 	$(VENV)/python scripts/gen_protos.py
+
+docs:
+	$(VENV)/python scripts/gen_config_doc.py
 
 lock:
 	$(VENV)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock

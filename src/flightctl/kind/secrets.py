@@ -1,10 +1,13 @@
-"""The values of the Secret flightctl-secrets (keys: kubernetes/secrets.example.yaml).
+"""The values of the Secret flightctl-secrets and of the ConfigMap flightctl-settings.
 
-Taken from the environment, else ./.env, else what flightctl generated on an earlier run, else
-generated now; kept in $FLIGHTCTL_HOME/kind/secrets.env (mode 0600), from which kubectl
-reads them (--from-env-file), so no value ever appears on a command line or in the output.
-Generated values are reused: PostgreSQL reads the database passwords only when it initialises
-its volume, so they must not change while the cluster's volumes live.
+Their keys are derived from the services' settings (``flightctl.config``): the Secret holds the
+values that always exist (the API token, the database passwords: taken from the environment,
+else ./.env, else what flightctl generated on an earlier run, else generated now) and the
+operator's secret settings that are set; the ConfigMap holds the operator's non-secret settings
+that are set. Both are kept in $FLIGHTCTL_HOME/kind/ (mode 0600), from which kubectl reads them
+(--from-env-file), so no value ever appears on a command line or in the output. Generated values
+are reused: PostgreSQL reads the database passwords only when it initialises its volume, so they
+must not change while the cluster's volumes live.
 """
 
 from __future__ import annotations
@@ -13,37 +16,26 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from flightctl import config
+from flightctl.config import read_dotenv
 from flightctl.errors import UsageError
-from flightctl.local.services import read_dotenv
 
-REQUIRED = (
-    "API_TOKEN",
-    "POSTGRES_PASSWORD",
-    "USER_MANAGER_DB_PASSWORD",
-    "DATA_COLLECTOR_DB_PASSWORD",
-    "ALERT_SYSTEM_DB_PASSWORD",
-    "ALERT_NOTIFIER_DB_PASSWORD",
-)
-OPTIONAL = ("OPENSKY_CLIENT_ID", "OPENSKY_CLIENT_SECRET", "TELEGRAM_BOT_TOKEN")
+REQUIRED = config.GENERATED_SECRETS
+OPTIONAL = config.OPTIONAL_SECRETS
+
+
+def _single_line(key: str, value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise UsageError(f"{key} must be a single line")
+    return value
 
 
 def settings(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
     """The services' non-secret settings that are set in the environment or ./.env (the same
     variables `flightctl up --local` passes through, e.g. COLLECT_INTERVAL_SECONDS): the values
     of the ConfigMap flightctl-settings. Secrets are never among them."""
-    from flightctl.local.services import CONFIG_VARIABLES
-
-    dotenv = read_dotenv(cwd / ".env")
-    values: dict[str, str] = {}
-    for key in CONFIG_VARIABLES:
-        if key in OPTIONAL or key in REQUIRED:
-            continue
-        value = environ.get(key) or dotenv.get(key)
-        if value:
-            if "\n" in value or "\r" in value:
-                raise UsageError(f"{key} must be a single line")
-            values[key] = value
-    return values
+    allowed = set(config.configmap_keys())
+    return {k: _single_line(k, v) for k, v in config.configuration(environ, cwd).items() if k in allowed}
 
 
 def _generate(key: str) -> str:
@@ -64,9 +56,7 @@ def resolve(environ: Mapping[str, str], cwd: Path, stored: Mapping[str, str]) ->
         if not value and key in REQUIRED:
             value = _generate(key)
         if value:
-            if "\n" in value or "\r" in value:
-                raise UsageError(f"{key} must be a single line")
-            values[key] = value
+            values[key] = _single_line(key, value)
     return values
 
 

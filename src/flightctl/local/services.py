@@ -1,4 +1,6 @@
-"""The five services as local processes, each with its environment (SPEC section 3)."""
+"""The five services as local processes, each with its environment: the variables flightctl
+fills itself (values below, names from each service's settings) and the operator's settings the
+service reads, passed through (``flightctl.config``)."""
 
 from __future__ import annotations
 
@@ -7,66 +9,14 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 
+from flightctl import config as catalogue
+from flightctl.config import configuration, read_dotenv
 from flightctl.local import postgres
 from flightctl.local.layout import MODULES, SERVICES, Home, State
-
-# Passed through from flightctl's environment (or ./.env) to the services that use them.
-PASSTHROUGH = {
-    "user-manager": ("IDEMPOTENCY_TTL_SECONDS", "OUTBOX_RETRY_SECONDS", "TELEGRAM_LINK_TTL_SECONDS"),
-    "data-collector": (
-        "OPENSKY_API_URL",
-        "OPENSKY_TOKEN_URL",
-        "OPENSKY_CLIENT_ID",
-        "OPENSKY_CLIENT_SECRET",
-        "OPENSKY_MOCK_FALLBACK",
-        "OPENSKY_TIMEOUT_SECONDS",
-        "COLLECT_INTERVAL_SECONDS",
-        "COLLECT_WINDOW_HOURS",
-        "COLLECT_POOL_SIZE",
-        "CIRCUIT_FAIL_MAX",
-        "CIRCUIT_RESET_SECONDS",
-        "FLIGHT_RETENTION_DAYS",
-    ),
-    "alert-system": ("ALERT_REPEAT_SECONDS", "KAFKA_SESSION_TIMEOUT_MS", "PROCESSED_EVENT_RETENTION_DAYS"),
-    "alert-notifier": (
-        "TELEGRAM_BOT_TOKEN",
-        "TELEGRAM_API_URL",
-        "ADMIN_EMAIL",
-        "TELEGRAM_MAX_ATTEMPTS",
-        "TELEGRAM_TIMEOUT_SECONDS",
-    ),
-    "sla-breach-detector": ("PROMETHEUS_TIMEOUT_SECONDS",),
-}
-COMMON = ("LOG_FORMAT", "LOG_LEVEL")
-CONFIG_VARIABLES = sorted({v for names in PASSTHROUGH.values() for v in names} | set(COMMON))
-
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines; blank lines and # comments ignored; optional quotes stripped."""
-    values: dict[str, str] = {}
-    if not path.exists():
-        return values
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
-
-
-def configuration(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
-    """The operator's settings: the environment wins over ./.env."""
-    merged = read_dotenv(cwd / ".env")
-    merged.update({k: v for k, v in environ.items() if k in CONFIG_VARIABLES})
-    return {k: v for k, v in merged.items() if k in CONFIG_VARIABLES}
 
 
 def sla_config_path(home: Home) -> Path:
@@ -84,31 +34,33 @@ def ensure_sla_config(home: Home) -> Path:
 
 
 def environment(service: str, home: Home, state: State, config: Mapping[str, str]) -> dict[str, str]:
+    """``service``'s environment: the variables flightctl fills for it, and those of the
+    operator's settings in ``config`` (see :func:`configuration`) that it reads."""
     ports = state.ports
+    filled: dict[str, Callable[[], str]] = {
+        "HTTP_HOST": lambda: "127.0.0.1",
+        "HTTP_PORT": lambda: str(ports.http(service)),
+        "API_TOKEN": lambda: state.api_token,
+        "DATABASE_URL": lambda: postgres.url(state, postgres.DATABASES[service]),
+        "KAFKA_BOOTSTRAP_SERVERS": lambda: f"127.0.0.1:{ports.kafka}",
+        "GRPC_HOST": lambda: "127.0.0.1",
+        "GRPC_PORT": lambda: str(ports.grpc(service)),
+        "USER_MANAGER_GRPC_TARGET": lambda: f"127.0.0.1:{ports.grpc('user-manager')}",
+        "DATA_COLLECTOR_GRPC_TARGET": lambda: f"127.0.0.1:{ports.grpc('data-collector')}",
+        "PROMETHEUS_URL": lambda: f"http://127.0.0.1:{ports.prometheus}",
+        "SLA_CONFIG_PATH": lambda: str(sla_config_path(home)),
+    }
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(ports.http(service)),
-        "API_TOKEN": state.api_token,
     }
-    if service in postgres.DATABASES:
-        env["DATABASE_URL"] = postgres.url(state, postgres.DATABASES[service])
-    if service != "user-manager":
-        env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{ports.kafka}"
-    if service in ("user-manager", "data-collector"):
-        env["GRPC_HOST"] = "127.0.0.1"
-        env["GRPC_PORT"] = str(ports.grpc(service))
-    if service in ("data-collector", "alert-notifier"):
-        env["USER_MANAGER_GRPC_TARGET"] = f"127.0.0.1:{ports.grpc('user-manager')}"
-    if service == "user-manager":
-        env["DATA_COLLECTOR_GRPC_TARGET"] = f"127.0.0.1:{ports.grpc('data-collector')}"
-    if service == "sla-breach-detector":
-        env["PROMETHEUS_URL"] = f"http://127.0.0.1:{ports.prometheus}"
-        env["SLA_CONFIG_PATH"] = str(sla_config_path(home))
-    for name in (*COMMON, *PASSTHROUGH[service]):
+    for name in catalogue.filled_by_flightctl(service):
+        if name not in filled:
+            raise LookupError(f"{service} reads {name}, which flightctl sets, but there is no local value for it")
+        env[name] = filled[name]()
+    for name in catalogue.passed_through(service):
         if name in config:
             env[name] = config[name]
     return env
@@ -122,4 +74,4 @@ def fingerprint(env: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(sorted(env.items())).encode()).hexdigest()[:16]
 
 
-__all__ = ["SERVICES", "command", "configuration", "environment", "fingerprint"]
+__all__ = ["SERVICES", "command", "configuration", "environment", "fingerprint", "read_dotenv"]

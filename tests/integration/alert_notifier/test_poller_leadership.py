@@ -8,12 +8,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from flightctl.services.alert_notifier.linking import UPDATES_LOCK_KEY
+from flightctl.local.proc import wait_until
 from flightctl.services.alert_notifier.store import SqlUpdateOffset
 from flightctl.services.common import db
+from flightctl.services.common.locks import AdvisoryLock
 from tests.conftest import Platform
 
-TEST_LOCK_KEY = UPDATES_LOCK_KEY + 1000  # not the platform's own notifier's lock
+TEST_LOCK_KEY = AdvisoryLock.TELEGRAM_UPDATES + 1000  # not the platform's own notifier's lock
 
 
 @pytest.fixture()
@@ -43,14 +44,15 @@ def test_leadership_ends_with_its_connection(engine: Engine) -> None:
     first, second = db.Leadership(engine, TEST_LOCK_KEY), db.Leadership(engine, TEST_LOCK_KEY)
     try:
         assert first.held()
+        holders = "FROM pg_locks WHERE locktype = 'advisory' AND objid = :k AND granted"
         with engine.connect() as admin:  # the leader's session dies (a crashed replica, a failover)
-            admin.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND objid = :k AND granted"
-                ),
-                {"k": TEST_LOCK_KEY},
-            )
+            admin.execute(text(f"SELECT pg_terminate_backend(pid) {holders}"), {"k": TEST_LOCK_KEY})
+
+        def released() -> bool:  # pg_terminate_backend only signals: the backend exits a moment later
+            with engine.connect() as admin:
+                return not admin.execute(text(f"SELECT count(*) {holders}"), {"k": TEST_LOCK_KEY}).scalar()
+
+        assert wait_until(released, timeout=10)
         assert second.held() is True
         assert first.held() is False  # notices its connection is gone, and the lock is taken
     finally:

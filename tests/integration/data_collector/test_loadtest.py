@@ -33,8 +33,7 @@ def invoke(platform: Platform, *args: str) -> Result:
         return CliRunner().invoke(app, list(args))
     finally:
         for context in contexts:
-            for client in context._clients.values():
-                client.close()
+            context.close()
 
 
 def test_loadtest_reports_throughput_and_latency(

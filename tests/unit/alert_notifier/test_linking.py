@@ -13,13 +13,13 @@ from sqlalchemy.orm import sessionmaker
 
 from flightctl.services.alert_notifier import api
 from flightctl.services.alert_notifier.linking import (
+    BACKOFF,
     HELP,
     REPLIES,
     TRY_LATER,
     BotProfile,
     LinkBot,
     UpdatePoller,
-    backoff,
     start_code,
 )
 from flightctl.services.alert_notifier.metrics import NotifierMetrics
@@ -152,7 +152,7 @@ def test_the_poller_confirms_each_update_and_backs_off_on_errors_without_spinnin
         offsets.append(offset)
         timeouts.append(timeout)
         if not script:
-            poller._stop.set()
+            poller.stop()
             return done([])
         return script.pop(0)
 
@@ -163,14 +163,14 @@ def test_the_poller_confirms_each_update_and_backs_off_on_errors_without_spinnin
 
     poller = UpdatePoller(fetch=fetch, handle=handle, clock=clock, sleep=clock.sleep)
     poller.start()
-    poller._thread.join(timeout=5)
+    assert poller.join(timeout=5)
     assert not poller.is_alive()
     assert handled == [10, 11, 12]
     assert offsets == [None, 12, 12, 12, 12, 13, 13]
     # On the way out a zero-timeout poll confirms update 12 to Telegram (no repeat on restart).
     assert timeouts[-1] == 0 and all(t > 0 for t in timeouts[:-1])
     assert clock.sleeps[:3] == [1.0, 2.0, 4.0]  # growing pauses after failures
-    assert backoff(10) == 30.0
+    assert BACKOFF.delay(10) == 30.0
 
 
 def test_fast_empty_answers_are_spaced_out() -> None:
@@ -182,12 +182,12 @@ def test_fast_empty_answers_are_spaced_out() -> None:
         nonlocal calls
         calls += 1
         if calls == 4:
-            poller._stop.set()
+            poller.stop()
         return done([])  # a server that ignores the long-poll timeout
 
     poller = UpdatePoller(fetch=fetch, handle=lambda u: None, clock=clock, sleep=clock.sleep, min_interval=1.0)
     poller.start()
-    poller._thread.join(timeout=5)
+    assert poller.join(timeout=5)
     assert clock.sleeps == [1.0, 1.0, 1.0]  # one per empty answer before the stop
 
 
@@ -276,7 +276,7 @@ def test_only_the_leader_polls_and_it_starts_from_the_stored_offset() -> None:
         try:
             return next(leading)
         except StopIteration:
-            poller._stop.set()
+            poller.stop()
             return False
 
     def fetch(offset: int | None, timeout: int) -> concurrent.futures.Future[list[IncomingText]]:
@@ -294,7 +294,7 @@ def test_only_the_leader_polls_and_it_starts_from_the_stored_offset() -> None:
         leader_retry=5.0,
     )
     poller.start()
-    poller._thread.join(timeout=5)
+    assert poller.join(timeout=5)
     assert not poller.is_alive()
     # Two 5 s waits as a follower, then polls from the stored offset (not from None).
     assert clock.sleeps[:2] == [5.0, 5.0]
@@ -311,7 +311,7 @@ def test_a_failing_leadership_check_means_not_polling() -> None:
 
     def leader() -> bool:
         if len(clock.sleeps) >= 2:
-            poller._stop.set()
+            poller.stop()
         raise RuntimeError("database unreachable")
 
     def fetch(offset: int | None, timeout: int) -> concurrent.futures.Future[list[IncomingText]]:
@@ -320,5 +320,5 @@ def test_a_failing_leadership_check_means_not_polling() -> None:
 
     poller = UpdatePoller(fetch=fetch, handle=lambda u: None, clock=clock, sleep=clock.sleep, leader=leader)
     poller.start()
-    poller._thread.join(timeout=5)
+    assert poller.join(timeout=5)
     assert calls == [] and clock.sleeps == [5.0, 5.0, 5.0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flightctl.services.alert_notifier.app import Settings
+from flightctl.services.alert_notifier.settings import Settings
 from flightctl.services.common.errors import ConfigError
 
 BASE = {
@@ -21,7 +21,7 @@ def test_defaults() -> None:
     assert settings.telegram_api_url == "https://api.telegram.org"
     assert settings.admin_email == "mario.rossi@gmail.com"
     assert settings.telegram_max_attempts == 5
-    assert settings.kafka_group_id == "alert-notifier"
+    assert settings.kafka_group_id is None  # the group is then the service's name
 
 
 def test_the_grpc_target_is_required() -> None:

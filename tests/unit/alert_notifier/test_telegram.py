@@ -14,12 +14,12 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 
 from flightctl.services.alert_notifier.metrics import NotifierMetrics
 from flightctl.services.alert_notifier.telegram import (
+    BACKOFF,
     PermanentFailure,
     RateLimiter,
     RetryPolicy,
     TelegramSender,
     TransientFailure,
-    backoff,
     classify,
     redactor,
     retry_after_seconds,
@@ -174,7 +174,7 @@ def test_sending_before_start_is_an_error(clock: FakeClock) -> None:
 
 
 def test_backoff_doubles_from_half_a_second_up_to_ten() -> None:
-    assert [backoff(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 10, 10]
+    assert [BACKOFF.delay(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 10, 10]
 
 
 def test_retry_after_in_seconds_or_timedelta() -> None:

@@ -51,13 +51,13 @@ def test_lag_is_summed_over_the_assigned_partitions() -> None:
     registry = CollectorRegistry()
     p0, p1, p2 = (TopicPartition(TO_ALERT_SYSTEM, p) for p in range(3))
     r = runner(registry)
-    r._update_lag(FakeConsumer({p0: 10, p1: 7, p2: None}, {p0: 4, p1: 7, p2: 0}))  # type: ignore[arg-type]
+    r.update_lag(FakeConsumer({p0: 10, p1: 7, p2: None}, {p0: 4, p1: 7, p2: 0}))  # type: ignore[arg-type]
     assert lag(registry) == 6  # p2 has no end offset yet: not counted
-    r._update_lag(FakeConsumer({p0: 10, p1: 9}, {p0: 10, p1: None}))  # type: ignore[arg-type]
+    r.update_lag(FakeConsumer({p0: 10, p1: 9}, {p0: 10, p1: None}))  # type: ignore[arg-type]
     assert lag(registry) == 0
 
 
 def test_an_instance_without_partitions_reports_zero() -> None:
     registry = CollectorRegistry()
-    runner(registry)._update_lag(FakeConsumer({}, {}))  # type: ignore[arg-type]
+    runner(registry).update_lag(FakeConsumer({}, {}))  # type: ignore[arg-type]
     assert lag(registry) == 0

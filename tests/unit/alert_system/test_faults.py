@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from flightctl.services.alert_system import faults
-from flightctl.services.alert_system.app import Settings
+from flightctl.services.alert_system.settings import Settings
 from flightctl.services.common.errors import ConfigError
 from flightctl.services.common.kafka import Handled, Incoming, Outgoing
 
@@ -38,15 +38,14 @@ def test_an_unknown_point_stops_the_start() -> None:
         ("after-record", ["handled", "produced", "record", "crash"]),  # before the offset commit
     ],
 )
-def test_each_point_crashes_where_it_says(monkeypatch: pytest.MonkeyPatch, point: str, until_crash: list[str]) -> None:
+def test_each_point_crashes_where_it_says(point: str, until_crash: list[str]) -> None:
     events: list[str] = []
-    monkeypatch.setattr(faults, "crash", lambda: events.append("crash"))
 
     def decide(message: Incoming) -> Handled:
         events.append("handled")
         return Handled(OUT, lambda: events.append("record"))
 
-    handled = faults.with_crash_point(decide, point)(MESSAGE)
+    handled = faults.with_crash_point(decide, point, crash=lambda: events.append("crash"))(MESSAGE)
     if "crash" not in events:
         events.append("produced")  # what the runner does between handler and commit
         assert handled.commit is not None
@@ -56,7 +55,8 @@ def test_each_point_crashes_where_it_says(monkeypatch: pytest.MonkeyPatch, point
     assert handled.outputs == OUT
 
 
-def test_nothing_to_produce_never_crashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(faults, "crash", lambda: pytest.fail("crashed"))
-    handled = faults.with_crash_point(lambda m: Handled(), "before-produce")(MESSAGE)
+def test_nothing_to_produce_never_crashes() -> None:
+    handled = faults.with_crash_point(lambda m: Handled(), "before-produce", crash=lambda: pytest.fail("crashed"))(
+        MESSAGE
+    )
     assert handled.outputs == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 from flask import Flask
 
@@ -26,8 +27,10 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
         while not answer.endswith(b"ok"):
             answer += client.recv(1000)
         assert answer.startswith(b"HTTP/1.1 200")
+        began = time.monotonic()
         server.stop()  # the connection is idle but open, as a Prometheus scraper keeps it
-        assert not server._thread.is_alive()
+        assert time.monotonic() - began < 2
+        assert not server.is_alive()
         assert client.recv(1000) == b""  # closed by the server
 
 
@@ -53,4 +56,19 @@ def test_stop_lets_a_request_in_flight_finish() -> None:
         while chunk := client.recv(1000):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"finished")
-    assert not server._thread.is_alive()
+    assert not server.is_alive()
+
+
+def test_the_server_names_the_service() -> None:
+    app = Flask("named")
+    app.add_url_rule("/", view_func=lambda: "ok")
+    server = serve(app)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := client.recv(1000):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200") and b"\r\nServer: named\r\n" in answer
+    finally:
+        server.stop()

@@ -3,13 +3,13 @@ import dataclasses
 import pytest
 
 from flightctl.services.common.errors import ConfigError
-from flightctl.services.common.settings import BaseSettings, DatabaseSettings, env, parse_bool, positive
+from flightctl.services.common.settings import BaseSettings, DatabaseSettings, SetBy, env, parse_bool, positive
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Example(BaseSettings, DatabaseSettings):
-    interval: float = env("INTERVAL_SECONDS", 5.0, parse=positive(float))
-    flag: bool = env("FLAG", True, parse=parse_bool)
+    interval: float = env("INTERVAL_SECONDS", 5.0, parse=positive(float), help="How often.")
+    flag: bool = env("FLAG", True, parse=parse_bool, help="Whether.")
 
 
 def test_defaults_and_parsing() -> None:
@@ -37,3 +37,11 @@ def test_secrets_and_url_passwords_are_masked() -> None:
     assert shown["API_TOKEN"] == "***"
     assert shown["DATABASE_URL"] == "postgresql+psycopg://user:***@h:5432/db"
     assert "s3cret" not in repr(shown)
+
+
+def test_every_setting_says_what_it_means() -> None:
+    with pytest.raises(ValueError, match="EMPTY: every setting needs a help text"):
+        env("EMPTY", 1, help="  ")
+    field = env("SOME", 1, help="  What it is. ")
+    assert field.metadata["help"] == "What it is."
+    assert field.metadata["set_by"] is SetBy.OPERATOR and field.metadata["secret"] is False

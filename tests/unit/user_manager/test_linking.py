@@ -129,7 +129,7 @@ def test_check_redeemable_with_a_naive_expiry_from_the_driver() -> None:
 
 def test_the_ttl_setting() -> None:
     from flightctl.services.common.errors import ConfigError
-    from flightctl.services.user_manager.app import Settings
+    from flightctl.services.user_manager.settings import Settings
 
     base = {"DATABASE_URL": "postgresql+psycopg://u:p@127.0.0.1/user_manager", "DATA_COLLECTOR_GRPC_TARGET": "x:1"}
     assert Settings.from_env(base).telegram_link_ttl_seconds == 600

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flightctl.services.alert_notifier.linking import BotProfile
 from flightctl.services.alert_notifier.store import list_deliveries
 from flightctl.services.common.db import transaction
+from flightctl.services.common.emails import normalize_email
 from flightctl.services.common.errors import InvalidInput
 
 DEFAULT_LIMIT = 50
@@ -35,7 +36,7 @@ def blueprint(factory: sessionmaker[Session], profile: BotProfile | None = None)
     @bp.get("/notifications")
     def notifications() -> Response:
         limit = _limit()
-        email = (request.args.get("email") or "").strip() or None
+        email = normalize_email(request.args.get("email") or "") or None
         with transaction(factory) as session:
             return jsonify(list_deliveries(session, email, limit))
 

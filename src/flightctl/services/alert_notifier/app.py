@@ -1,14 +1,13 @@
-"""alert-notifier: settings, wiring (create_app) and the process entry point."""
+"""alert-notifier: wiring (create_app) and the process entry point (settings: settings.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
@@ -16,75 +15,26 @@ from prometheus_client import CollectorRegistry
 
 from flightctl.services.alert_notifier import api
 from flightctl.services.alert_notifier.consumer import TOPICS, make_handler
-from flightctl.services.alert_notifier.linking import UPDATES_LOCK_KEY, BotProfile, LinkBot, UpdatePoller
+from flightctl.services.alert_notifier.linking import BotProfile, LinkBot, UpdatePoller
 from flightctl.services.alert_notifier.metrics import NotifierMetrics
 from flightctl.services.alert_notifier.service import Notifier
+from flightctl.services.alert_notifier.settings import Settings
 from flightctl.services.alert_notifier.store import SqlDeliveryStore, SqlUpdateOffset
 from flightctl.services.alert_notifier.telegram import RateLimiter, RetryPolicy, TelegramSender, redactor
 from flightctl.services.alert_notifier.users import ChatDirectory, grpc_fetch, grpc_link
 from flightctl.services.common import db
+from flightctl.services.common.clock import utcnow
 from flightctl.services.common.grpcutil import check_health, make_channel
 from flightctl.services.common.http import HttpServer, create_http_app
 from flightctl.services.common.kafka import KafkaRunner, broker_reachable, make_producer
+from flightctl.services.common.locks import AdvisoryLock
 from flightctl.services.common.metrics import KafkaMetrics
 from flightctl.services.common.pb import user_pb2_grpc
-from flightctl.services.common.runtime import Component, OnStop, load_settings, run_until_signalled
-from flightctl.services.common.settings import (
-    BaseSettings,
-    DatabaseSettings,
-    KafkaSettings,
-    env,
-    optional,
-    positive,
-    url,
-)
+from flightctl.services.common.runtime import Component, OnStop, serve
 
 log = logging.getLogger(__name__)
-NAME = "alert-notifier"
+NAME = Settings.SERVICE
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
-_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
-
-
-def bot_token(raw: str) -> str:
-    token = raw.strip()
-    if not _TOKEN.fullmatch(token):
-        raise ValueError("expected a bot token like <digits>:<secret>")  # never echo it
-    return token
-
-
-def email(raw: str) -> str:
-    value = raw.strip()
-    if "@" not in value:
-        raise ValueError("expected an email address")
-    return value
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Settings(BaseSettings, DatabaseSettings, KafkaSettings):
-    user_manager_grpc_target: str = env("USER_MANAGER_GRPC_TARGET")
-    telegram_bot_token: str | None = env(
-        "TELEGRAM_BOT_TOKEN",
-        None,
-        parse=optional(bot_token),
-        secret=True,
-        help="unset: every delivery is recorded as skipped",
-    )
-    telegram_api_url: str = env("TELEGRAM_API_URL", "https://api.telegram.org", parse=url)
-    telegram_max_attempts: int = env(
-        "TELEGRAM_MAX_ATTEMPTS",
-        5,
-        parse=positive(int),
-        help="Telegram calls per consumption of an event before it is retried later",
-    )
-    telegram_timeout_seconds: float = env("TELEGRAM_TIMEOUT_SECONDS", 10.0, parse=positive(float))
-    admin_email: str = env(
-        "ADMIN_EMAIL", "mario.rossi@gmail.com", parse=email, help="the user whose Telegram chat receives SLA breaches"
-    )
-    kafka_group_id: str = env("KAFKA_GROUP_ID", "alert-notifier")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclasses.dataclass
@@ -142,7 +92,7 @@ def create_app(
     profile = BotProfile(None)
     if sender is not None:
         bot = LinkBot(link=grpc_link(stub), send=sender.send, metrics=metrics, linked=directory.forget)
-        leadership = db.Leadership(engine, UPDATES_LOCK_KEY)
+        leadership = db.Leadership(engine, AdvisoryLock.TELEGRAM_UPDATES)
         poller = UpdatePoller(
             fetch=sender.get_updates,
             handle=bot.handle,
@@ -166,7 +116,7 @@ def create_app(
     runner = KafkaRunner(
         name=NAME,
         bootstrap=settings.kafka_bootstrap_servers,
-        group_id=settings.kafka_group_id,
+        group_id=settings.kafka_group_id or NAME,
         topics=TOPICS,
         handler=make_handler(notifier),
         producer=producer,
@@ -198,9 +148,4 @@ def create_app(
 
 
 def main() -> None:
-    settings = load_settings(NAME, Settings)
-
-    def build(stop: threading.Event) -> list[Component]:
-        return create_app(settings, stop=stop).components
-
-    run_until_signalled(NAME, build)
+    serve(NAME, Settings, lambda settings, stop: create_app(settings, stop=stop).components)

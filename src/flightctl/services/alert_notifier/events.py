@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flightctl.services.common.emails import normalize_email
 from flightctl.services.common.kafka import SLA_BREACH, TO_NOTIFIER, MalformedMessage
 
 ALERT_KINDS = ("high", "low", "resolved")
@@ -67,7 +68,7 @@ def parse_alert(value: Mapping[str, Any]) -> AlertEvent:
     airport = _text(value, "airport_code", 16).upper()
     return AlertEvent(
         event_id=_text(value, "event_id", MAX_ID_LENGTH),
-        user_email=_text(value, "user_email", MAX_EMAIL_LENGTH),
+        user_email=normalize_email(_text(value, "user_email", MAX_EMAIL_LENGTH)),
         airport_code=airport,
         kind=kind,
         flight_count=_count(value, "flight_count"),

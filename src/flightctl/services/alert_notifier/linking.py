@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from flightctl.services.alert_notifier.metrics import NotifierMetrics
 from flightctl.services.alert_notifier.telegram import IncomingText, TelegramFailure
 from flightctl.services.alert_notifier.users import EXPIRED, INVALID, LINKED, TAKEN, UNKNOWN, Link
+from flightctl.services.common.backoff import Backoff
 from flightctl.services.common.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,10 @@ POLL_TIMEOUT_SECONDS = 10
 """Long-poll length; stop() does not wait for it (the poll is cancelled)."""
 MIN_POLL_INTERVAL_SECONDS = 1.0
 """An empty answer that came back sooner than this waits the rest (a server ignoring timeout)."""
-BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_CAP_SECONDS = 30.0
+BACKOFF = Backoff(base=1.0, cap=30.0)
+"""Pauses after failed polls."""
 LEADER_RETRY_SECONDS = 5.0
 """How often a replica that does not poll checks whether it should take over."""
-UPDATES_LOCK_KEY = 7212004
-"""The advisory lock (in alert-notifier's database) held by the one replica that polls."""
 PROFILE_TTL_SECONDS = 3600.0
 
 _START = re.compile(r"/start(?:@[A-Za-z0-9_]+)?(?:\s+(\S+))?\s*", re.IGNORECASE)
@@ -127,10 +126,6 @@ class OffsetStore(Protocol):
 Fetch = Callable[[int | None, int], "concurrent.futures.Future[list[IncomingText]]"]
 
 
-def backoff(failures: int) -> float:
-    return float(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (failures - 1)))
-
-
 class UpdatePoller:
     """A component: long-polls ``fetch`` and hands each update to ``handle``, in order."""
 
@@ -178,13 +173,22 @@ class UpdatePoller:
         self._thread.start()
 
     def stop(self) -> None:
+        """End the loop: cancel the long poll in flight and wait (up to 5 s) for the loop to
+        confirm the last offset and give leadership up. Called from ``handle``, ``fetch`` or
+        ``leader`` (the loop's own thread), it only asks: the loop ends after the current step."""
         self._stop.set()
         with self._lock:
             pending = self._pending
         if pending is not None:
             pending.cancel()
+        if threading.current_thread() is not self._thread:
+            self.join(timeout=5)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the loop has ended (after stop()); True when it has."""
         if self._thread.is_alive():
-            self._thread.join(timeout=5)
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
@@ -218,7 +222,7 @@ class UpdatePoller:
                 break
             except Exception as exc:  # any failure of one poll: wait, then poll again
                 failures += 1
-                wait = backoff(failures)
+                wait = BACKOFF.delay(failures)
                 log.warning("telegram getUpdates failed (%s); polling again in %.0fs", self._describe(exc), wait)
                 self._sleep(wait)
                 continue

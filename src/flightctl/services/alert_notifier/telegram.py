@@ -34,6 +34,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from flightctl.services.alert_notifier.metrics import NotifierMetrics
+from flightctl.services.common.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ T = TypeVar("T")
 
 PARSE_MODE = "HTML"
 PTB_TIMEDELTA = "PTB_TIMEDELTA"
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_CAP_SECONDS = 10.0
+BACKOFF = Backoff(base=0.5, cap=10.0)
+"""Pauses after transient failures (network errors, timeouts, 5xx)."""
 PER_CHAT_INTERVAL_SECONDS = 1.0
 GLOBAL_MESSAGES_PER_SECOND = 30
 
@@ -147,11 +148,9 @@ class Slot:
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
-    """The wait a 429 asks for. PTB >= 22.2 keeps a timedelta and its public ``retry_after``
-    warns (int now, timedelta later, per PTB_TIMEDELTA); older versions keep an int."""
-    raw: Any = getattr(exc, "_retry_after", None)
-    if raw is None:
-        raw = exc.retry_after
+    """The wait a 429 asks for: ``retry_after`` is a timedelta in a process that opted in to
+    PTB's timedelta durations (make_bot does), else a number of seconds (older PTB)."""
+    raw: Any = exc.retry_after
     if isinstance(raw, timedelta):
         return max(0.0, raw.total_seconds())
     return max(0.0, float(raw))
@@ -182,11 +181,6 @@ def redactor(token: str | None) -> Callable[[str], str]:
         return text.replace(token, "***") if token else text
 
     return redact
-
-
-def backoff(failures: int) -> float:
-    """0.5 s, 1, 2, 4, ... capped at 10 s, after ``failures`` (>= 1) transient failures."""
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (failures - 1))
 
 
 class RetryPolicy:
@@ -243,7 +237,7 @@ class RetryPolicy:
                 if permanent:
                     raise PermanentFailure(last_error, attempt) from None
                 failures += 1
-                wait = backoff(failures)
+                wait = BACKOFF.delay(failures)
             if attempt == self.max_attempts:
                 break
             log.warning(

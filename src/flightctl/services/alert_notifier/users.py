@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from flightctl.services.common.emails import normalize_email
 from flightctl.services.common.errors import Unavailable
 from flightctl.services.common.grpcutil import DEFAULT_DEADLINE_SECONDS
 from flightctl.services.common.pb import user_pb2, user_pb2_grpc
@@ -63,7 +64,14 @@ class ChatDirectory:
         self._cache: dict[str, tuple[float, UserInfo | None]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def size(self) -> int:
+        """How many answers the cache holds (at most ``max_entries``)."""
+        with self._lock:
+            return len(self._cache)
+
     def lookup(self, email: str) -> UserInfo | None:
+        email = normalize_email(email)
         now = self._clock()
         with self._lock:
             hit = self._cache.get(email)
@@ -80,7 +88,7 @@ class ChatDirectory:
 
     def forget(self, email: str) -> None:
         with self._lock:
-            self._cache.pop(email, None)
+            self._cache.pop(normalize_email(email), None)
 
 
 # -- linking a chat with a one-time code (deep link /start CODE) ------------------------------

@@ -1,12 +1,11 @@
-"""alert-system: settings, wiring and the process entry point. HTTP only for /ping, /health and
-/metrics."""
+"""alert-system: wiring and the process entry point (settings: settings.py). HTTP only for /ping,
+/health and /metrics."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -15,52 +14,16 @@ from prometheus_client import CollectorRegistry
 from flightctl.services.alert_system import faults
 from flightctl.services.alert_system.metrics import AlertMetrics
 from flightctl.services.alert_system.service import AlertEvaluator, purge_processed
+from flightctl.services.alert_system.settings import Settings
 from flightctl.services.common import db
+from flightctl.services.common.clock import utcnow
 from flightctl.services.common.http import HttpServer, create_http_app
 from flightctl.services.common.kafka import TO_ALERT_SYSTEM, KafkaRunner, broker_reachable, make_producer
 from flightctl.services.common.metrics import KafkaMetrics
-from flightctl.services.common.runtime import (
-    BackgroundLoop,
-    Component,
-    OnStop,
-    load_settings,
-    run_until_signalled,
-)
-from flightctl.services.common.settings import (
-    BaseSettings,
-    DatabaseSettings,
-    KafkaSettings,
-    env,
-    non_negative,
-    optional,
-    positive,
-)
+from flightctl.services.common.runtime import BackgroundLoop, Component, OnStop, serve
 
-NAME = "alert-system"
+NAME = Settings.SERVICE
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Settings(BaseSettings, DatabaseSettings, KafkaSettings):
-    alert_repeat_seconds: int = env("ALERT_REPEAT_SECONDS", 3600, parse=non_negative(int))
-    kafka_group_id: str = env("KAFKA_GROUP_ID", "alert-system")
-    kafka_session_timeout_ms: int = env(
-        "KAFKA_SESSION_TIMEOUT_MS",
-        10000,
-        parse=positive(int),
-        help="how soon the group gives a crashed instance's partitions to the others (broker minimum 6000)",
-    )
-    processed_event_retention_days: int = env("PROCESSED_EVENT_RETENTION_DAYS", 7, parse=non_negative(int))
-    fault_inject: str | None = env(
-        "FLIGHTCTL_FAULT_INJECT",
-        None,
-        parse=optional(faults.parse),
-        help="tests only: alert-system:<point> crashes the process there (see faults.py)",
-    )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclasses.dataclass
@@ -85,7 +48,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Aler
     runner = KafkaRunner(
         name=NAME,
         bootstrap=settings.kafka_bootstrap_servers,
-        group_id=settings.kafka_group_id,
+        group_id=settings.kafka_group_id or NAME,
         topics=[TO_ALERT_SYSTEM],
         handler=faults.with_crash_point(evaluator.handle, settings.fault_inject),
         producer=producer,
@@ -108,9 +71,4 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Aler
 
 
 def main() -> None:
-    settings = load_settings(NAME, Settings)
-
-    def build(_stop: threading.Event) -> list[Component]:
-        return create_app(settings).components
-
-    run_until_signalled(NAME, build)
+    serve(NAME, Settings, lambda settings, _stop: create_app(settings).components)

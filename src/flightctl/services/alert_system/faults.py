@@ -14,28 +14,21 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
+from flightctl.services.alert_system.settings import FAULT_POINTS as POINTS
 from flightctl.services.common.kafka import Handled, Handler, Incoming
 
-POINTS = ("before-produce", "after-produce", "after-record")
-
-
-def parse(raw: str) -> str | None:
-    """The crash point named for alert-system in ``raw``, else None (another service's)."""
-    service, _, point = raw.strip().partition(":")
-    if service != "alert-system":
-        return None
-    if point not in POINTS:
-        raise ValueError(f"expected alert-system:<point> with point one of {', '.join(POINTS)}")
-    return point
+__all__ = ["POINTS", "crash", "with_crash_point"]
 
 
 def crash() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def with_crash_point(handler: Handler, point: str | None) -> Handler:
-    """``handler``, crashing at ``point`` when a message produces a notification."""
+def with_crash_point(handler: Handler, point: str | None, crash: Callable[[], None] = crash) -> Handler:
+    """``handler``, calling ``crash`` (SIGKILL of this process) at ``point`` when a message
+    produces a notification."""
     if point is None:
         return handler
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flightctl.services.common.emails import normalize_email
 from flightctl.services.common.kafka import MalformedMessage
 
 OK, HIGH, LOW, RESOLVED = "ok", "high", "low", "resolved"
@@ -48,7 +49,7 @@ class Reading:
         assert flight_count is not None
         return cls(
             event_id=text("event_id"),
-            user_email=text("user_email"),
+            user_email=normalize_email(text("user_email")),
             airport_code=text("airport_code").upper(),
             flight_count=flight_count,
             high_value=count("high_value", False),

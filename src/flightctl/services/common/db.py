@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from flightctl.services.common.locks import AdvisoryLock
+
 log = logging.getLogger(__name__)
 _ENV_DIR = Path(__file__).with_name("migrations")
 
@@ -57,7 +59,7 @@ def migrate(engine: Engine, versions_dir: Path) -> None:
     config.set_main_option("path_separator", "os")
     with engine.begin() as connection:
         # Several replicas may start together: serialise their migrations.
-        connection.execute(text("SELECT pg_advisory_xact_lock(7212001)"))
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(AdvisoryLock.MIGRATIONS)})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     log.info("database schema is up to date")
@@ -79,9 +81,9 @@ class Leadership:
     that the connection (and so the lock) is still there; when the database goes away the
     lock is gone with it and ``held()`` answers False until it can be taken again."""
 
-    def __init__(self, engine: Engine, key: int) -> None:
+    def __init__(self, engine: Engine, key: AdvisoryLock | int) -> None:
         self._engine = engine
-        self._key = key
+        self._key = int(key)
         self._connection: Connection | None = None
 
     def held(self) -> bool:

@@ -215,7 +215,7 @@ class KafkaRunner:
                     if self._stopped.is_set():
                         break
                     self._process_partition(consumer, tp, records)
-                self._update_lag(consumer)
+                self.update_lag(consumer)
         finally:
             consumer.close(autocommit=False)
 
@@ -288,10 +288,11 @@ class KafkaRunner:
             consumer.commit({tp: OffsetAndMetadata(message.offset + 1, "", -1)})
             self._metrics.consumed.labels(message.topic, outcome).inc()
 
-    def _update_lag(self, consumer: KafkaConsumer) -> None:
-        """kafka_consumer_lag{service, topic}: end offset minus position, summed over the
-        partitions assigned to this consumer (0 for a topic with none assigned). Positions and
-        end offsets are the consumer's own (updated by each fetch), so this costs no request."""
+    def update_lag(self, consumer: KafkaConsumer) -> None:
+        """Set kafka_consumer_lag{service, topic} from ``consumer`` (the loop does it after every
+        poll): end offset minus position, summed over the partitions assigned to it (0 for a
+        topic with none assigned). Positions and end offsets are the consumer's own (updated by
+        each fetch), so this costs no request."""
         totals = dict.fromkeys(self._topics, 0)
         for tp in consumer.assignment():
             high = consumer.highwater(tp)

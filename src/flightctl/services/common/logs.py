@@ -48,5 +48,5 @@ def configure_logging(service: str, fmt: str = "text", level: str = "INFO") -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("kafka", "httpx", "httpcore", "telegram", "waitress.queue"):
+    for noisy in ("kafka", "httpx", "httpcore", "telegram"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,5 +1,6 @@
 """Process lifecycle shared by every service: load settings, log them masked, start the
-components, stop them cleanly (reverse order) on SIGTERM or SIGINT."""
+components, stop them cleanly (reverse order) on SIGTERM or SIGINT. :func:`serve` is each
+service's ``main()``."""
 
 from __future__ import annotations
 
@@ -66,6 +67,19 @@ def run_until_signalled(service: str, build: Callable[[threading.Event], Sequenc
             except Exception:
                 log.exception("error while stopping %s", type(component).__name__)
         log.info("%s stopped", service)
+
+
+def serve(
+    service: str,
+    settings_type: type[S],
+    factory: Callable[[S, threading.Event], Sequence[Component]],
+) -> None:
+    """The process entry point of every service (``python -m flightctl.services.<name>``,
+    ``flightctl serve <name>``): its settings from the environment, then the components
+    ``factory(settings, stop)`` builds, run until SIGTERM or SIGINT. ``stop`` is the process's
+    stop event, set on the signal before the components stop (to cut waits short)."""
+    settings = load_settings(service, settings_type)
+    run_until_signalled(service, lambda stop: factory(settings, stop))
 
 
 class BackgroundLoop:

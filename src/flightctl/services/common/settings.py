@@ -1,32 +1,62 @@
 """Settings read once from environment variables, validated at start, logged with secrets masked.
 
-Each service declares a frozen dataclass whose fields carry their environment variable, parser,
-default and secrecy through :func:`env`. ``Settings.from_env(os.environ)`` builds it or raises
-:class:`ConfigError` naming the variable.
+Each service declares a frozen dataclass (its ``settings.py``, importable without Flask,
+SQLAlchemy or Kafka) whose fields carry their environment variable, parser, default, help text,
+secrecy and who sets them through :func:`env`. ``Settings.from_env(os.environ)`` builds it or
+raises :class:`ConfigError` naming the variable. These declarations are the only list of the
+platform's variables: ``flightctl.config`` derives from them what flightctl passes to each
+service, the Kubernetes ConfigMap and Secret keys, and docs/configuration.md.
+
+Settings that several services share are declared once, in the mixins below.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Callable, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
+from flightctl.services.common.emails import normalize_email
 from flightctl.services.common.errors import ConfigError
 
 T = TypeVar("T")
 _REQUIRED: Any = object()
 
 
+class SetBy(enum.Enum):
+    """Who gives a variable its value."""
+
+    OPERATOR = "operator"
+    """You, in the environment or ./.env where you run flightctl: `up --local` passes it to the
+    services that declare it; `up --kind` puts it in the ConfigMap flightctl-settings, or in the
+    Secret flightctl-secrets when it is secret."""
+
+    FLIGHTCTL = "flightctl"
+    """flightctl itself (connections, addresses, ports, paths, the generated API token): locally
+    in each process's environment, on Kubernetes in the manifests."""
+
+    PROCESS = "process"
+    """Nobody passes it on: set it in the environment of a process you start yourself
+    (`flightctl serve`, `python -m flightctl.services.<name>`, the tests)."""
+
+
 def env(
     var: str,
     default: Any = _REQUIRED,
     *,
+    help: str,
     parse: Callable[[str], Any] = str,
     secret: bool = False,
-    help: str = "",
+    set_by: SetBy = SetBy.OPERATOR,
 ) -> Any:
-    """Declare a settings field read from the environment variable ``var``."""
-    metadata = {"var": var, "parse": parse, "secret": secret, "help": help}
+    """Declare a settings field read from the environment variable ``var``: what it means
+    (``help``, one sentence or two, shown in docs/configuration.md), how its text is parsed, its
+    default (none: required), whether it is secret (masked in logs, kept in the Secret), and
+    who sets it."""
+    if not help.strip():
+        raise ValueError(f"{var}: every setting needs a help text")
+    metadata = {"var": var, "parse": parse, "secret": secret, "help": help.strip(), "set_by": set_by}
     if default is _REQUIRED:
         return dataclasses.field(metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -75,6 +105,13 @@ def url(raw: str) -> str:
     return value
 
 
+def email(raw: str) -> str:
+    value = raw.strip()
+    if "@" not in value:
+        raise ValueError("expected an email address")
+    return normalize_email(value)
+
+
 def optional(parse: Callable[[str], T]) -> Callable[[str], T | None]:
     def inner(raw: str) -> T | None:
         return parse(raw) if raw.strip() else None
@@ -84,13 +121,30 @@ def optional(parse: Callable[[str], T]) -> Callable[[str], T | None]:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class BaseSettings:
-    """Settings every service has."""
+    """Settings every service has. ``SERVICE`` names the service the class configures."""
 
-    http_host: str = env("HTTP_HOST", "0.0.0.0", help="address the HTTP server binds")
-    http_port: int = env("HTTP_PORT", 8080, parse=parse_port)
-    log_format: str = env("LOG_FORMAT", "text", help="text or json")
-    log_level: str = env("LOG_LEVEL", "INFO")
-    api_token: str | None = env("API_TOKEN", None, parse=optional(str), secret=True)
+    SERVICE: ClassVar[str] = ""
+
+    http_host: str = env(
+        "HTTP_HOST", "0.0.0.0", set_by=SetBy.FLIGHTCTL, help="Address the HTTP server (API, /health, /metrics) binds."
+    )
+    http_port: int = env("HTTP_PORT", 8080, parse=parse_port, set_by=SetBy.FLIGHTCTL, help="Port of the HTTP server.")
+    log_format: str = env(
+        "LOG_FORMAT",
+        "text",
+        help="Log format: `text` for readable lines, `json` for one JSON object per line (Kubernetes: json).",
+    )
+    log_level: str = env("LOG_LEVEL", "INFO", help="Python logging level: DEBUG, INFO, WARNING or ERROR.")
+    api_token: str | None = env(
+        "API_TOKEN",
+        None,
+        parse=optional(str),
+        secret=True,
+        set_by=SetBy.FLIGHTCTL,
+        help="Bearer token every HTTP API call must carry (/ping, /health and /metrics are open); unset: no "
+        "authentication. flightctl generates it (`flightctl auth token` prints it); on Kubernetes a value in "
+        "the environment or .env is used instead.",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
@@ -138,9 +192,50 @@ def mask_url_password(value: str) -> str:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DatabaseSettings:
-    database_url: str = env("DATABASE_URL", help="SQLAlchemy URL of the service's own database")
+    database_url: str = env(
+        "DATABASE_URL",
+        set_by=SetBy.FLIGHTCTL,
+        help="SQLAlchemy URL of the service's own PostgreSQL database (its password is masked in the log).",
+    )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class KafkaSettings:
-    kafka_bootstrap_servers: str = env("KAFKA_BOOTSTRAP_SERVERS")
+    kafka_bootstrap_servers: str = env(
+        "KAFKA_BOOTSTRAP_SERVERS",
+        set_by=SetBy.FLIGHTCTL,
+        help="Kafka brokers to connect to, `host:port[,host:port...]`.",
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KafkaConsumerSettings(KafkaSettings):
+    kafka_group_id: str | None = env(
+        "KAFKA_GROUP_ID",
+        None,
+        parse=optional(str),
+        set_by=SetBy.PROCESS,
+        help="Kafka consumer group the service joins; unset: the service's name.",
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GrpcServerSettings:
+    grpc_host: str = env("GRPC_HOST", "0.0.0.0", set_by=SetBy.FLIGHTCTL, help="Address the gRPC server binds.")
+    grpc_port: int = env("GRPC_PORT", 50051, parse=parse_port, set_by=SetBy.FLIGHTCTL, help="Port of the gRPC server.")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UserManagerClientSettings:
+    user_manager_grpc_target: str = env(
+        "USER_MANAGER_GRPC_TARGET", set_by=SetBy.FLIGHTCTL, help="Address of user-manager's gRPC server, `host:port`."
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DataCollectorClientSettings:
+    data_collector_grpc_target: str = env(
+        "DATA_COLLECTOR_GRPC_TARGET",
+        set_by=SetBy.FLIGHTCTL,
+        help="Address of data-collector's gRPC server, `host:port`.",
+    )

@@ -1,12 +1,11 @@
-"""data-collector: settings, wiring (create_app) and the process entry point."""
+"""data-collector: wiring (create_app) and the process entry point (settings: settings.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import airportsdata
@@ -16,6 +15,7 @@ from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from flightctl.services.common import db
+from flightctl.services.common.clock import utcnow
 from flightctl.services.common.errors import Conflict, Unavailable
 from flightctl.services.common.grpcutil import (
     DEFAULT_DEADLINE_SECONDS,
@@ -26,68 +26,17 @@ from flightctl.services.common.grpcutil import (
 from flightctl.services.common.http import HttpServer, create_http_app
 from flightctl.services.common.kafka import Outgoing, broker_reachable, make_producer, send_all
 from flightctl.services.common.pb import data_collector_pb2_grpc, user_pb2, user_pb2_grpc
-from flightctl.services.common.runtime import (
-    BackgroundLoop,
-    Component,
-    OnStop,
-    load_settings,
-    run_until_signalled,
-)
-from flightctl.services.common.settings import (
-    BaseSettings,
-    DatabaseSettings,
-    KafkaSettings,
-    env,
-    non_negative,
-    optional,
-    parse_bool,
-    parse_port,
-    positive,
-    url,
-)
+from flightctl.services.common.runtime import BackgroundLoop, Component, OnStop, serve
 from flightctl.services.data_collector import api
 from flightctl.services.data_collector.collector import Collector
 from flightctl.services.data_collector.grpc_service import DataCollectorServicer
 from flightctl.services.data_collector.metrics import CollectorMetrics
 from flightctl.services.data_collector.opensky import Circuit, OpenSkyClient
+from flightctl.services.data_collector.settings import Settings
 
 log = logging.getLogger(__name__)
-NAME = "data-collector"
+NAME = Settings.SERVICE
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
-
-
-def _window_hours(raw: str) -> int:
-    hours = int(raw)
-    if not 1 <= hours <= 48:
-        raise ValueError("must be from 1 to 48 (OpenSky allows at most 48 hours)")
-    return hours
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Settings(BaseSettings, DatabaseSettings, KafkaSettings):
-    grpc_host: str = env("GRPC_HOST", "0.0.0.0")
-    grpc_port: int = env("GRPC_PORT", 50051, parse=parse_port)
-    user_manager_grpc_target: str = env("USER_MANAGER_GRPC_TARGET")
-    opensky_api_url: str = env("OPENSKY_API_URL", "https://opensky-network.org/api", parse=url)
-    opensky_token_url: str = env(
-        "OPENSKY_TOKEN_URL",
-        "https://auth.opensky-network.org/auth/realms/opensky-network/protocol/openid-connect/token",
-        parse=url,
-    )
-    opensky_client_id: str | None = env("OPENSKY_CLIENT_ID", None, parse=optional(str))
-    opensky_client_secret: str | None = env("OPENSKY_CLIENT_SECRET", None, parse=optional(str), secret=True)
-    opensky_timeout_seconds: float = env("OPENSKY_TIMEOUT_SECONDS", 15.0, parse=positive(float))
-    opensky_mock_fallback: bool = env("OPENSKY_MOCK_FALLBACK", True, parse=parse_bool)
-    collect_interval_seconds: float = env("COLLECT_INTERVAL_SECONDS", 300.0, parse=positive(float))
-    collect_window_hours: int = env("COLLECT_WINDOW_HOURS", 24, parse=_window_hours)
-    collect_pool_size: int = env("COLLECT_POOL_SIZE", 4, parse=positive(int))
-    circuit_fail_max: int = env("CIRCUIT_FAIL_MAX", 5, parse=positive(int))
-    circuit_reset_seconds: float = env("CIRCUIT_RESET_SECONDS", 60.0, parse=non_negative(float))
-    flight_retention_days: int = env("FLIGHT_RETENTION_DAYS", 30, parse=positive(int))
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclasses.dataclass
@@ -185,9 +134,4 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
 
 
 def main() -> None:
-    settings = load_settings(NAME, Settings)
-
-    def build(_stop: threading.Event) -> list[Component]:
-        return create_app(settings).components
-
-    run_until_signalled(NAME, build)
+    serve(NAME, Settings, lambda settings, _stop: create_app(settings).components)

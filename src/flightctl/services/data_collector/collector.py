@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from flightctl.services.common.db import transaction
 from flightctl.services.common.errors import Conflict
 from flightctl.services.common.kafka import TO_ALERT_SYSTEM, Outgoing
+from flightctl.services.common.locks import AdvisoryLock
 from flightctl.services.data_collector import service
 from flightctl.services.data_collector.metrics import CollectorMetrics
 from flightctl.services.data_collector.mock import mock_flights
 from flightctl.services.data_collector.opensky import OpenSkyClient, OpenSkyError
 
 log = logging.getLogger(__name__)
-CYCLE_LOCK_KEY = 7212002
 UNAVAILABLE = "unavailable"
 """The source of an airport whose flights could not be fetched (and no fallback served it)."""
 
@@ -79,8 +79,9 @@ class Collector:
 
     def run_cycle(self) -> CycleSummary:
         """Run one cycle now; Conflict when another cycle (in any process) is running."""
+        key = int(AdvisoryLock.COLLECTION_CYCLE)
         with self.engine.connect() as lock_connection:
-            got = lock_connection.execute(select(func.pg_try_advisory_lock(CYCLE_LOCK_KEY))).scalar()
+            got = lock_connection.execute(select(func.pg_try_advisory_lock(key))).scalar()
             lock_connection.commit()
             if not got:
                 self.metrics.cycles.labels("skipped").inc()
@@ -91,7 +92,7 @@ class Collector:
                 self.metrics.cycles.labels("failed").inc()
                 raise
             finally:
-                lock_connection.execute(select(func.pg_advisory_unlock(CYCLE_LOCK_KEY)))
+                lock_connection.execute(select(func.pg_advisory_unlock(key)))
                 lock_connection.commit()
         # A cycle in which every airport failed collected nothing: it is not a success, so the
         # staleness the SLA detector watches keeps growing (summary and errors are still returned).

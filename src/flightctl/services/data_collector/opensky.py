@@ -13,11 +13,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 import pybreaker
+
+from flightctl.services.common.clock import utcnow
 
 log = logging.getLogger(__name__)
 MAX_WINDOW_SECONDS = 2 * 86400  # OpenSky answers at most two days per call
@@ -68,7 +70,7 @@ class _ClockStorage(pybreaker.CircuitMemoryStorage):
     def opened_at(self) -> datetime | None:
         if self._opened_clock is None:
             return None
-        return datetime.now(UTC) - timedelta(seconds=self._clock() - self._opened_clock)
+        return utcnow() - timedelta(seconds=self._clock() - self._opened_clock)
 
     @opened_at.setter
     def opened_at(self, _value: datetime) -> None:

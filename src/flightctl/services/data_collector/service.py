@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from flightctl.services.common.emails import normalize_email
 from flightctl.services.common.errors import Conflict, InvalidInput, NotFound
 from flightctl.services.data_collector.models import Flight, Interest
 
@@ -47,7 +48,7 @@ def airport_code(value: Any, airports: Mapping[str, Any]) -> str:
 def email(value: Any) -> str:
     if not isinstance(value, str) or "@" not in value or len(value) > 254:
         raise InvalidInput("email is required and must be an email address")
-    return value.strip().lower()
+    return normalize_email(value)
 
 
 def threshold(value: Any, field: str) -> int | None:
@@ -122,13 +123,13 @@ def remove_interest(session: Session, payload: dict[str, Any]) -> dict[str, Any]
 
 
 def list_interests(session: Session, raw_email: str) -> dict[str, Any]:
-    address = raw_email.strip().lower()
+    address = normalize_email(raw_email)
     rows = session.scalars(select(Interest).where(Interest.user_email == address).order_by(Interest.airport_code))
     return {"email": address, "interests": [interest_view(i) for i in rows]}
 
 
 def delete_user_interests(session: Session, raw_email: str) -> int:
-    result = session.execute(delete(Interest).where(Interest.user_email == raw_email.strip().lower()))
+    result = session.execute(delete(Interest).where(Interest.user_email == normalize_email(raw_email)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

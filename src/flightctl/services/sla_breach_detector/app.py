@@ -1,9 +1,8 @@
-"""sla-breach-detector: settings, wiring (create_app) and the process entry point."""
+"""sla-breach-detector: wiring (create_app) and the process entry point (settings: settings.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -13,28 +12,20 @@ from typing import Any
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
+from flightctl.services.common.clock import utcnow
 from flightctl.services.common.http import HttpServer, create_http_app
 from flightctl.services.common.kafka import SLA_BREACH, Outgoing, broker_reachable, make_producer, send_all
-from flightctl.services.common.runtime import Component, OnStop, load_settings, run_until_signalled
-from flightctl.services.common.settings import BaseSettings, KafkaSettings, env, positive, url
+from flightctl.services.common.runtime import Component, OnStop, serve
 from flightctl.services.sla_breach_detector import api
 from flightctl.services.sla_breach_detector.config import ConfigStore, SlaConfig, load_config_file
 from flightctl.services.sla_breach_detector.metrics import SlaMetrics
 from flightctl.services.sla_breach_detector.prometheus import PrometheusClient
-from flightctl.services.sla_breach_detector.sampler import BreachStats, Sampler, utcnow
+from flightctl.services.sla_breach_detector.sampler import BreachStats, Sampler
 from flightctl.services.sla_breach_detector.scheduler import Scheduler
+from flightctl.services.sla_breach_detector.settings import Settings
 from flightctl.services.sla_breach_detector.window import BreachWindows
 
-NAME = "sla-breach-detector"
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Settings(BaseSettings, KafkaSettings):
-    prometheus_url: str = env("PROMETHEUS_URL", parse=url, help="Prometheus's HTTP root")
-    sla_config_path: str = env("SLA_CONFIG_PATH", help="the SLA config (YAML); POST /sla/config rewrites it")
-    prometheus_timeout_seconds: float = env(
-        "PROMETHEUS_TIMEOUT_SECONDS", 5.0, parse=positive(float), help="timeout of every Prometheus call"
-    )
+NAME = Settings.SERVICE
 
 
 @dataclasses.dataclass
@@ -111,9 +102,4 @@ def create_app(
 
 
 def main() -> None:
-    settings = load_settings(NAME, Settings)
-
-    def build(_stop: threading.Event) -> list[Component]:
-        return create_app(settings).components
-
-    run_until_signalled(NAME, build)
+    serve(NAME, Settings, lambda settings, _stop: create_app(settings).components)

@@ -17,9 +17,10 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from flightctl.services.common.clock import utcnow
 from flightctl.services.sla_breach_detector.config import MetricRule, SlaConfig
 from flightctl.services.sla_breach_detector.metrics import SlaMetrics
 from flightctl.services.sla_breach_detector.prometheus import PrometheusError, Sample
@@ -32,10 +33,6 @@ QueryFn = Callable[[str], Sequence[Sample]]
 PublishFn = Callable[[Sequence[dict[str, Any]]], object]
 """Publishes breach events (``sla_breach`` values, keyed by ``metric``) and returns once the
 broker acknowledged them all; raises otherwise."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from flightctl.services.common.db import transaction
 from flightctl.services.common.http import json_body
 from flightctl.services.user_manager import idempotency, linking, service
 from flightctl.services.user_manager.metrics import UserMetrics
+from flightctl.services.user_manager.settings import LINK_TTL_SECONDS
 
 
 def blueprint(
@@ -22,7 +23,7 @@ def blueprint(
     now: Callable[[], datetime],
     metrics: UserMetrics,
     on_delete: Callable[[], None],
-    link_ttl: timedelta = timedelta(seconds=linking.DEFAULT_TTL_SECONDS),
+    link_ttl: timedelta = timedelta(seconds=LINK_TTL_SECONDS),
 ) -> Blueprint:
     bp = Blueprint("users", __name__)
 

@@ -1,17 +1,17 @@
-"""user-manager: settings, wiring (create_app) and the process entry point."""
+"""user-manager: wiring (create_app) and the process entry point (settings: settings.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
 from flightctl.services.common import db
+from flightctl.services.common.clock import utcnow
 from flightctl.services.common.grpcutil import (
     DEFAULT_DEADLINE_SECONDS,
     GrpcServer,
@@ -20,40 +20,15 @@ from flightctl.services.common.grpcutil import (
 )
 from flightctl.services.common.http import HttpServer, create_http_app
 from flightctl.services.common.pb import data_collector_pb2_grpc, user_pb2, user_pb2_grpc
-from flightctl.services.common.runtime import (
-    BackgroundLoop,
-    Component,
-    OnStop,
-    load_settings,
-    run_until_signalled,
-)
-from flightctl.services.common.settings import BaseSettings, DatabaseSettings, env, parse_port, positive
+from flightctl.services.common.runtime import BackgroundLoop, Component, OnStop, serve
 from flightctl.services.user_manager import api, idempotency, linking, service
 from flightctl.services.user_manager.grpc_service import UserServicer
 from flightctl.services.user_manager.metrics import UserMetrics
+from flightctl.services.user_manager.settings import Settings
 
-NAME = "user-manager"
+NAME = Settings.SERVICE
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
 LINK_CODE_GRACE = timedelta(days=1)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Settings(BaseSettings, DatabaseSettings):
-    grpc_host: str = env("GRPC_HOST", "0.0.0.0")
-    grpc_port: int = env("GRPC_PORT", 50051, parse=parse_port)
-    data_collector_grpc_target: str = env("DATA_COLLECTOR_GRPC_TARGET")
-    idempotency_ttl_seconds: int = env("IDEMPOTENCY_TTL_SECONDS", 86400, parse=positive(int))
-    outbox_retry_seconds: float = env("OUTBOX_RETRY_SECONDS", 5.0, parse=positive(float))
-    telegram_link_ttl_seconds: int = env(
-        "TELEGRAM_LINK_TTL_SECONDS",
-        linking.DEFAULT_TTL_SECONDS,
-        parse=positive(int),
-        help="how long a Telegram deep-link code stays valid",
-    )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclasses.dataclass
@@ -129,9 +104,4 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
 
 
 def main() -> None:
-    settings = load_settings(NAME, Settings)
-
-    def build(_stop: threading.Event) -> list[Component]:
-        return create_app(settings).components
-
-    run_until_signalled(NAME, build)
+    serve(NAME, Settings, lambda settings, _stop: create_app(settings).components)

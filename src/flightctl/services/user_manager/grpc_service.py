@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import grpc
 from sqlalchemy.orm import Session, sessionmaker
 
+from flightctl.services.common.clock import utcnow
 from flightctl.services.common.db import transaction
 from flightctl.services.common.grpcutil import map_errors
 from flightctl.services.common.pb import user_pb2, user_pb2_grpc
 from flightctl.services.user_manager import linking, service
 from flightctl.services.user_manager.models import User
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def user_message(user: User) -> user_pb2.User:
@@ -29,7 +26,7 @@ def user_message(user: User) -> user_pb2.User:
 
 
 class UserServicer(user_pb2_grpc.UserServiceServicer):
-    def __init__(self, factory: sessionmaker[Session], now: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, factory: sessionmaker[Session], now: Callable[[], datetime] = utcnow) -> None:
         self._factory = factory
         self._now = now
 

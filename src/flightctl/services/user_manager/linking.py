@@ -27,7 +27,6 @@ from flightctl.services.user_manager.models import TelegramLinkCode, User
 
 CODE_BYTES = 18  # base64url: 24 characters
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,32}")
-DEFAULT_TTL_SECONDS = 600
 
 
 def new_code() -> str:

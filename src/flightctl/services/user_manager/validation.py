@@ -10,6 +10,7 @@ from stdnum import iban as iban_number
 from stdnum.exceptions import ValidationError
 from stdnum.it import codicefiscale
 
+from flightctl.services.common.emails import normalize_email
 from flightctl.services.common.errors import InvalidInput
 
 NAME_MAX = 50
@@ -22,8 +23,8 @@ def email(value: Any, field: str = "email") -> str:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidInput(f"{field} is not a valid email address: {exc}") from None
-    # Stored and compared in lower case: one person, one address, whatever the spelling.
-    return result.normalized.lower()
+    # Stored and compared in one spelling: one person, one address, whatever the spelling.
+    return normalize_email(result.normalized)
 
 
 def name(value: Any, field: str) -> str:

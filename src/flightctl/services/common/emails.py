@@ -1,0 +1,11 @@
+"""The one spelling of an email address that every service stores, compares and looks up."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def normalize_email(value: str) -> str:
+    """Trimmed, Unicode NFC, lower case: one person, one address, whatever the spelling.
+    Only the form; whether the address is valid is each caller's own check."""
+    return unicodedata.normalize("NFC", value.strip()).lower()
