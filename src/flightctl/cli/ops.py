@@ -93,6 +93,6 @@ def completion_script(command: Any, prog_name: str, shell: str) -> str:
             else:
                 os.environ[variable] = previous
         if code in (0, None) and variable in out.getvalue():  # a script calls back through the variable
-            return out.getvalue().rstrip("\n")
+            return out.getvalue().strip("\n")
         problems.append(err.getvalue().strip() or f"exit {code}")
     raise FlightctlError(f"no completion script for {shell}: {'; '.join(problems)}")

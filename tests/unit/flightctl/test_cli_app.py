@@ -75,3 +75,4 @@ def test_completion_of_a_lazily_loaded_group_and_every_shell() -> None:
     for shell in ("bash", "zsh", "fish", "powershell", "pwsh"):
         script = CliRunner().invoke(app, ["completion", shell])
         assert script.exit_code == 0 and "_FLIGHTCTL_COMPLETE" in script.stdout, (shell, script.output)
+        assert script.stdout.strip("\n") == script.stdout[:-1], "one script, one final newline"
