@@ -42,7 +42,7 @@ PRIVATE_FIELDS = frozenset({"tax_code", "iban", "telegram_chat_id", "chat_id"})
 # A private field with a value in the clear, in a line or in a body summary inside one (where
 # the quotes are escaped); a masked value starts with "*".
 _FIELDS = "|".join(sorted(PRIVATE_FIELDS))
-_CLEAR_TEXT = re.compile(r'(\\?"(?:' + _FIELDS + r')\\?"\s*:\s*\\?")([^"\\]+)')
+_CLEAR_TEXT = re.compile(r'(\\?"(?:' + _FIELDS + r')\\?"\s*:\s*\\?")([^"\\*][^"\\]*)')
 _CLEAR_BYTES = re.compile(_CLEAR_TEXT.pattern.encode())
 
 
