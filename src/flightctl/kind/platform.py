@@ -20,7 +20,6 @@ from flightctl import deploy
 from flightctl.errors import FlightctlError, PrerequisiteMissing, UsageError
 from flightctl.kind import endpoints, layout, portforward
 from flightctl.kind import secrets as secret_values
-from flightctl.kind.endpoints import service_url
 from flightctl.kind.runner import Completed, Runner
 from flightctl.platform import proc
 from flightctl.platform.interface import KIND, KIND_UP_TIMEOUT
@@ -371,7 +370,7 @@ class KindPlatform:
         for name in SERVICES:
             forward = portforward.active(self.home, name)
             url = f"http://127.0.0.1:{forward.port}" if forward else None
-            gateway = None if name == "alert-system" else service_url(self.home, name)
+            gateway = None if name == "alert-system" else endpoints.service_url(self.home, name)
             services[name] = {"url": url or gateway, "gateway_url": gateway, "healthy": ready.get(name, False)}
         prometheus = portforward.active(self.home, "prometheus")
         return {
@@ -402,7 +401,7 @@ class KindPlatform:
         out(result.stdout)
 
     def service_url(self, service: str) -> str:
-        return service_url(self.home, service)
+        return endpoints.service_url(self.home, service)
 
     def api_token(self) -> tuple[str, str] | None:
         token = endpoints.api_token(self.home)
