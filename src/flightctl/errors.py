@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-OK, ERROR, USAGE, AUTH, PREREQUISITE = 0, 1, 2, 4, 5
+OK, ERROR, USAGE, AUTH, PREREQUISITE, INTERRUPTED = 0, 1, 2, 4, 5, 130
+EXIT_CODES = {
+    OK: "success",
+    ERROR: "an error: the platform or a service failed, or answered with an error",
+    USAGE: "a usage or validation error (a bad option or argument, or HTTP 400, 413, 422)",
+    AUTH: "authentication failed (HTTP 401 or 403: see `flightctl auth token`)",
+    PREREQUISITE: "a prerequisite is missing; the message names the command that installs it",
+    INTERRUPTED: "interrupted (Ctrl-C)",
+}
+"""Every exit code of flightctl and what it means (docs/cli.md is generated from this)."""
 
 
 class FlightctlError(Exception):

@@ -12,10 +12,13 @@ import re
 import subprocess
 from collections.abc import Callable
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flightctl import deploy
 from flightctl.errors import FlightctlError
+
+if TYPE_CHECKING:
+    from flightctl.platform.interface import Platform
 
 DISTRIBUTION = "flightctl-platform"
 # The images that carry each component in the shipped manifests. On the cluster the gateway's
@@ -105,6 +108,6 @@ def cluster_components() -> dict[str, dict[str, Any]]:
     return components
 
 
-def report(context: str) -> dict[str, Any]:
-    components = cluster_components() if context == "kind" else local_components()
-    return {"flightctl": package_version(), "context": context, "components": components}
+def report(platform: Platform) -> dict[str, Any]:
+    """`flightctl version`: this package's version and the components of ``platform``."""
+    return {"flightctl": package_version(), "context": platform.name, "components": platform.component_versions()}

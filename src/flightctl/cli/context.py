@@ -1,10 +1,15 @@
-"""The context object built once in the root callback and handed to every command.
+"""The context object built once in the root callback and handed to every command (``ctx.obj``).
 
 A *context* says which platform flightctl talks to: `local` (processes on this machine, found
 through `$FLIGHTCTL_HOME/state.json`) or `kind` (the cluster, found by `flightctl.kind.endpoints`).
 The current context and per-context API tokens are remembered in `$FLIGHTCTL_HOME/config.json`
 (`flightctl context use`); `--context` / `FLIGHTCTL_CONTEXT` and `--token` / `FLIGHTCTL_TOKEN`
 override them for one command.
+
+Commands reach the outside world only through this object: the platform of the context
+(``platform()``), the services through typed clients (``users``, ``collector``, ``notifier``,
+``sla``), the journal. What it connects with can be given (:class:`Dependencies`), so that a
+test drives the real CLI against stand-ins.
 """
 
 from __future__ import annotations
@@ -12,24 +17,35 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flightctl.errors import FlightctlError, UsageError
+from flightctl.platform.interface import CONTEXTS
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from flightctl.local.layout import Home
+    from flightctl.clients.alert_notifier import AlertNotifier
+    from flightctl.clients.api import ServiceClient
+    from flightctl.clients.data_collector import DataCollector
+    from flightctl.clients.sla_breach_detector import SlaBreachDetector
+    from flightctl.clients.user_manager import UserManager
+    from flightctl.journal import Journal
+    from flightctl.kind.runner import Runner
+    from flightctl.platform.interface import Platform
+    from flightctl.platform.layout import Home
 
 FLIGHTCTL_HOME = "FLIGHTCTL_HOME"
 FLIGHTCTL_CONTEXT = "FLIGHTCTL_CONTEXT"
 FLIGHTCTL_TOKEN = "FLIGHTCTL_TOKEN"  # noqa: S105 - the variable name, not a token
 FLIGHTCTL_PORT_BASE = "FLIGHTCTL_PORT_BASE"
 FLIGHTCTL_RETRIES = "FLIGHTCTL_RETRIES"
-CONTEXTS = ("local", "kind")
+IDEMPOTENCY_TTL_SECONDS = "IDEMPOTENCY_TTL_SECONDS"
 CONFIG_FILE = "config.json"
-CERT_FILE = ("certs", "gateway.crt")
+
+ClientFactory = Callable[[str], "ServiceClient"]
+"""Makes the ServiceClient of a service (by name)."""
 
 
 def service_url_variable(service: str) -> str:
@@ -70,6 +86,32 @@ def resolve_context(home: Home, given: str | None) -> tuple[str, str]:
     return name, source
 
 
+def idempotency_ttl(environ: Mapping[str, str], cwd: Path) -> float:
+    """user-manager's IDEMPOTENCY_TTL_SECONDS as the platform is configured (the environment,
+    else ./.env, as `up` passes it on), else its default: how long the journal may keep
+    personal data for a replay."""
+    from flightctl.journal import DEFAULT_TTL
+    from flightctl.local.services import configuration
+
+    raw = configuration(environ, cwd).get(IDEMPOTENCY_TTL_SECONDS, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_TTL
+    return value if value > 0 else DEFAULT_TTL
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the commands connect with, when not the real thing: ``connect`` makes a service's
+    ServiceClient, ``runner`` runs docker, kind and kubectl. Hand them to the CLI as Click's
+    ``obj`` (``CliRunner().invoke(app, args, obj=Dependencies(runner=...))``); the root callback
+    builds the Context with them."""
+
+    connect: ClientFactory | None = None
+    runner: Runner | None = None
+
+
 @dataclass
 class Context:
     home: Home
@@ -78,10 +120,45 @@ class Context:
     token_override: str | None = None
     context_source: str = "option"
     """option (--context or FLIGHTCTL_CONTEXT), config (`flightctl context use`) or default."""
-    _clients: dict[str, Any] = field(default_factory=dict)
+    connect: ClientFactory | None = None
+    """Makes a service's ServiceClient; None: from the context's URL, token and certificate."""
+    runner: Runner | None = None
+    """Runs docker, kind and kubectl; None: the real programs (made on first use)."""
+    _clients: dict[str, ServiceClient] = field(default_factory=dict, init=False, repr=False)
 
     def progress(self, message: str) -> None:
         print(f"» {message}", file=sys.stderr, flush=True)
+
+    # -- the platform -------------------------------------------------------------------------
+    def kind_runner(self) -> Runner:
+        if self.runner is None:
+            from flightctl.kind.runner import SubprocessRunner
+
+            self.runner = SubprocessRunner()
+        return self.runner
+
+    def choose(self, local: bool, kind: bool, default: str | None = None) -> None:
+        """--local / --kind on a command override the global --context; when no context was
+        chosen at all (no --context, FLIGHTCTL_CONTEXT or `flightctl context use`), ``default``."""
+        if local and kind:
+            raise UsageError("--local and --kind exclude each other")
+        if local:
+            self.context = "local"
+        elif kind:
+            self.context = "kind"
+        elif default is not None and self.context_source == "default":
+            self.context = default
+
+    def existing(self) -> str:
+        """The context `down` stops when none was chosen (flightctl.platform.interface.existing)."""
+        from flightctl.platform.interface import existing
+
+        return existing(self.home, self.kind_runner)
+
+    def platform(self, dry_run: bool = False, echo: Callable[[str], None] = print) -> Platform:
+        from flightctl.platform.interface import create
+
+        return create(self.context, self.home, self.progress, runner=self.kind_runner, dry_run=dry_run, echo=echo)
 
     # -- token --------------------------------------------------------------------------------
     def token_and_source(self) -> tuple[str | None, str]:
@@ -90,16 +167,9 @@ class Context:
         remembered = (load_config(self.home).get("tokens") or {}).get(self.context)
         if remembered:
             return str(remembered), f"{CONFIG_FILE} ({self.context})"
-        if self.context == "kind":
-            from flightctl.kind.endpoints import api_token
-
-            token = api_token(self.home)
-            if token:
-                return token, "the kind cluster's secret"
-        else:
-            state = self.home.load_state()
-            if state is not None:
-                return state.api_token, "state.json"
+        found = self.platform().api_token()
+        if found is not None:
+            return found
         if os.environ.get("API_TOKEN"):
             return os.environ["API_TOKEN"], "API_TOKEN"
         return None, "none"
@@ -112,23 +182,11 @@ class Context:
         override = os.environ.get(service_url_variable(service))
         if override:
             return override.rstrip("/")
-        if self.context == "kind":
-            from flightctl.kind.endpoints import service_url
-
-            return service_url(self.home, service)
-        state = self.home.load_state()
-        if state is None:
-            raise FlightctlError(f"no local platform in {self.home.root}; start it with `flightctl up --local`")
-        return f"http://127.0.0.1:{state.ports.http(service)}"
+        return self.platform().service_url(service)
 
     def certificate(self) -> Path | None:
         """The gateway's self-signed certificate flightctl made for this context, if any."""
-        if self.context == "kind":
-            from flightctl.kind.endpoints import certificate
-
-            return certificate(self.home)
-        path = self.home.path(*CERT_FILE)
-        return path if path.is_file() else None
+        return self.platform().certificate()
 
     def verify(self, url: str) -> Any:
         """TLS verification for ``url``: the gateway certificate flightctl made, when there is one,
@@ -148,30 +206,59 @@ class Context:
             raise UsageError(f"{FLIGHTCTL_RETRIES} must be a whole number, not {raw!r}")
         return int(raw)
 
-    def journal(self) -> Any:
+    def journal(self) -> Journal:
         from flightctl.journal import FILE_NAME, Journal
 
-        return Journal(self.home.path(FILE_NAME))
+        return Journal(self.home.path(FILE_NAME), ttl=idempotency_ttl(os.environ, Path.cwd()))
 
-    def client(self, service: str) -> Any:
-        from flightctl.clients.api import BACKOFF, ServiceClient
-
+    # -- the services -------------------------------------------------------------------------
+    def client(self, service: str) -> ServiceClient:
+        """The service's ServiceClient, made once per command."""
         if service not in self._clients:
-            url = self.service_url(service)
-            retries = self.retries()
-            backoff = [BACKOFF[min(i, len(BACKOFF) - 1)] for i in range(retries)]
-            self._clients[service] = ServiceClient(
-                service,
-                url,
-                self.token(),
-                verify=self.verify(url),
-                journal=self.journal(),
-                progress=self.progress,
-                backoff=backoff,
-            )
+            self._clients[service] = (self.connect or self._connect)(service)
         return self._clients[service]
 
+    def _connect(self, service: str) -> ServiceClient:
+        from flightctl.clients.api import BACKOFF, ServiceClient
+
+        url = self.service_url(service)
+        retries = self.retries()
+        return ServiceClient(
+            service,
+            url,
+            self.token(),
+            verify=self.verify(url),
+            journal=self.journal(),
+            progress=self.progress,
+            backoff=[BACKOFF[min(i, len(BACKOFF) - 1)] for i in range(retries)],
+        )
+
+    @property
+    def users(self) -> UserManager:
+        from flightctl.clients.user_manager import UserManager
+
+        return UserManager(lambda: self.client(UserManager.service))
+
+    @property
+    def collector(self) -> DataCollector:
+        from flightctl.clients.data_collector import DataCollector
+
+        return DataCollector(lambda: self.client(DataCollector.service))
+
+    @property
+    def notifier(self) -> AlertNotifier:
+        from flightctl.clients.alert_notifier import AlertNotifier
+
+        return AlertNotifier(lambda: self.client(AlertNotifier.service))
+
+    @property
+    def sla(self) -> SlaBreachDetector:
+        from flightctl.clients.sla_breach_detector import SlaBreachDetector
+
+        return SlaBreachDetector(lambda: self.client(SlaBreachDetector.service))
+
     def close(self) -> None:
+        """Close every client this command opened."""
         for client in self._clients.values():
             client.close()
         self._clients.clear()

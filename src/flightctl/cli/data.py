@@ -1,4 +1,5 @@
-"""API commands: users, interests, flights, collect, notifications. Thin: parse, call the client, print."""
+"""API commands: users, interests, flights, collect, notifications. Thin: parse, call the typed
+client, print."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from flightctl.cli.context import Context
 from flightctl.cli.output import emit
 from flightctl.errors import UsageError
 
-USERS, COLLECTOR, NOTIFIER = "user-manager", "data-collector", "alert-notifier"
 KeyOption = Annotated[
     str | None, typer.Option("--idempotency-key", help="reuse a key to make a retry safe (default: a new UUID)")
 ]
@@ -21,38 +21,33 @@ FLIGHT_COLUMNS = ["icao24", "callsign", "est_departure_airport", "est_arrival_ai
 NOTIFICATION_COLUMNS = ["created_at", "kind", "status", "user_email", "chat_id", "attempts", "text"]
 COLLECT_COLUMNS = ["airport", "source", "flights_stored", "flight_count", "messages", "error"]
 
-
-def send(obj: Context, service: str, method: str, path: str, body: Any = None, key: str | None = None) -> Any:
-    """A mutating call: Idempotency-Key, journal, retry on network failure (clients.api.send)."""
-    from flightctl.clients.api import check_key
-
-    if key is not None:
-        check_key(key)  # a usage error before anything else
-    reply = obj.client(service).send(method, path, json=body, key=key)
-    if reply.replayed:
-        obj.progress(f"{service} replayed the stored outcome of Idempotency-Key {reply.key}: nothing ran twice")
-    return reply.body
+cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
+users = typer.Typer(name="users", help="Users and their Telegram chats.", no_args_is_help=True)
+interests = typer.Typer(name="interests", help="Airports a user watches, with thresholds.", no_args_is_help=True)
+flights = typer.Typer(name="flights", help="Stored flights.", no_args_is_help=True)
+notifications = typer.Typer(name="notifications", help="The alert-notifier's delivery log.", no_args_is_help=True)
 
 
 def telegram_link(obj: Context, email: str, key: str | None) -> dict[str, Any]:
     """A one-time code from user-manager, and the bot's deep link from alert-notifier when it has a bot."""
     from flightctl.clients.api import ApiError, Unreachable
 
-    issued = send(obj, USERS, "POST", "/users/telegram/link", {"email": email}, key)
+    issued = obj.users.telegram_link_code(email, key=key)
     code = str(issued["code"])
     result: dict[str, Any] = {"email": issued.get("email", email), "code": code, "expires_at": issued.get("expires_at")}
+    notifier = obj.notifier
     try:
-        status, bot = obj.client(NOTIFIER).get_reply("/telegram/bot")
+        status, bot = notifier.telegram_bot()
     except Unreachable as exc:
         status, bot, why = 0, None, exc.message
     else:
         error = bot.get("error") if isinstance(bot, dict) else None
-        why = f"alert-notifier answered HTTP {status}" + (f": {error}" if error else "")
+        why = f"{notifier.service} answered HTTP {status}" + (f": {error}" if error else "")
     if status == 200 and isinstance(bot, dict) and bot.get("username"):
         base = str(bot.get("link_base") or f"https://t.me/{bot['username']}").rstrip("/")
         result.update(bot=bot["username"], link=f"{base}?start={code}")
     elif status in (401, 403):
-        raise ApiError(NOTIFIER, status, str(bot.get("error") if isinstance(bot, dict) else bot))
+        raise ApiError(notifier.service, status, str(bot.get("error") if isinstance(bot, dict) else bot))
     else:  # 503: no bot configured; unreachable or older notifier: the code still works
         result.update(bot=None, link=None, hint=f"send `/start {code}` to the platform's Telegram bot ({why})")
     return result
@@ -68,163 +63,166 @@ def _show_link(result: dict[str, Any], fmt: str) -> None:
         typer.echo(f"Code {result['code']} (expires {result['expires_at']}): {result['hint']}.")
 
 
-def register(app: typer.Typer) -> None:
-    users = typer.Typer(help="Users and their Telegram chats.", no_args_is_help=True)
-    interests = typer.Typer(help="Airports a user watches, with thresholds.", no_args_is_help=True)
-    flights = typer.Typer(help="Stored flights.", no_args_is_help=True)
-    notifications = typer.Typer(help="The alert-notifier's delivery log.", no_args_is_help=True)
+@users.command("create")
+def users_create(
+    ctx: typer.Context,
+    email: str,
+    first_name: Annotated[str, typer.Option("--first-name")],
+    last_name: Annotated[str, typer.Option("--last-name")],
+    tax_code: Annotated[str | None, typer.Option("--tax-code")] = None,
+    iban: Annotated[str | None, typer.Option("--iban")] = None,
+    idempotency_key: KeyOption = None,
+) -> None:
+    """Create a user."""
+    created = ctx.obj.users.create(email, first_name, last_name, tax_code=tax_code, iban=iban, key=idempotency_key)
+    emit(created, ctx.obj.output)
 
-    @users.command("create")
-    def users_create(
-        ctx: typer.Context,
-        email: str,
-        first_name: Annotated[str, typer.Option("--first-name")],
-        last_name: Annotated[str, typer.Option("--last-name")],
-        tax_code: Annotated[str | None, typer.Option("--tax-code")] = None,
-        iban: Annotated[str | None, typer.Option("--iban")] = None,
-        idempotency_key: KeyOption = None,
-    ) -> None:
-        """Create a user."""
-        body: dict[str, Any] = {"email": email, "first_name": first_name, "last_name": last_name}
-        body.update({k: v for k, v in {"tax_code": tax_code, "iban": iban}.items() if v})
-        emit(send(ctx.obj, USERS, "POST", "/users", body, idempotency_key), ctx.obj.output)
 
-    @users.command("list")
-    def users_list(ctx: typer.Context) -> None:
-        """List users (tax code and IBAN masked)."""
-        fmt = ctx.obj.output
-        emit(ctx.obj.client(USERS).get("/users"), fmt, USER_COLUMNS if fmt == "table" else None)
+@users.command("list")
+def users_list(ctx: typer.Context) -> None:
+    """List users (tax code and IBAN masked)."""
+    fmt = ctx.obj.output
+    emit(ctx.obj.users.list(), fmt, USER_COLUMNS if fmt == "table" else None)
 
-    @users.command("get")
-    def users_get(ctx: typer.Context, email: str) -> None:
-        """Show one user."""
-        emit(ctx.obj.client(USERS).get(f"/users/{email}"), ctx.obj.output)
 
-    @users.command("delete")
-    def users_delete(ctx: typer.Context, email: str, idempotency_key: KeyOption = None) -> None:
-        """Delete a user and their interests."""
-        emit(send(ctx.obj, USERS, "DELETE", f"/users/{email}", None, idempotency_key), ctx.obj.output)
+@users.command("get")
+def users_get(ctx: typer.Context, email: str) -> None:
+    """Show one user."""
+    emit(ctx.obj.users.get(email), ctx.obj.output)
 
-    @users.command("telegram")
-    def users_telegram(
-        ctx: typer.Context,
-        email: str,
-        chat_id: Annotated[
-            str | None, typer.Argument(help="the Telegram chat id (a group's negative id after --: `EMAIL -- -100123`)")
-        ] = None,
-        link: Annotated[
-            bool, typer.Option("--link", help="instead of a chat id: get a code and the bot's deep link")
-        ] = False,
-        idempotency_key: KeyOption = None,
-    ) -> None:
-        """Set a user's Telegram chat id, or (--link) let the user link the chat from Telegram."""
-        obj: Context = ctx.obj
-        if link == (chat_id is not None):
-            raise UsageError("give either CHAT_ID or --link")
-        if link:
-            _show_link(telegram_link(obj, email, idempotency_key), obj.output)
-            return
-        body = {"email": email, "telegram_chat_id": chat_id}
-        emit(send(obj, USERS, "POST", "/users/telegram", body, idempotency_key), obj.output)
 
-    @interests.command("add")
-    def interests_add(
-        ctx: typer.Context,
-        email: str,
-        airport: str,
-        high: HighOption = None,
-        low: LowOption = None,
-        idempotency_key: KeyOption = None,
-    ) -> None:
-        """Watch an airport."""
-        body = {"email": email, "airport_code": airport, "high_value": high, "low_value": low}
-        emit(send(ctx.obj, COLLECTOR, "POST", "/interests", body, idempotency_key), ctx.obj.output)
+@users.command("delete")
+def users_delete(ctx: typer.Context, email: str, idempotency_key: KeyOption = None) -> None:
+    """Delete a user and their interests."""
+    emit(ctx.obj.users.delete(email, key=idempotency_key), ctx.obj.output)
 
-    @interests.command("update")
-    def interests_update(
-        ctx: typer.Context,
-        email: str,
-        airport: str,
-        high: HighOption = None,
-        low: LowOption = None,
-        clear_high: Annotated[bool, typer.Option("--clear-high", help="remove the high threshold")] = False,
-        clear_low: Annotated[bool, typer.Option("--clear-low", help="remove the low threshold")] = False,
-        idempotency_key: KeyOption = None,
-    ) -> None:
-        """Change an interest's thresholds (the ones given; the others stay)."""
-        if (high is not None and clear_high) or (low is not None and clear_low):
-            raise UsageError("a threshold cannot be both set and cleared")
-        body: dict[str, Any] = {"email": email, "airport_code": airport}
-        for name, value, clear in (("high_value", high, clear_high), ("low_value", low, clear_low)):
-            if value is not None or clear:
-                body[name] = value
-        if len(body) == 2:
-            raise UsageError("nothing to change: give --high, --low, --clear-high or --clear-low")
-        emit(send(ctx.obj, COLLECTOR, "PUT", "/interests", body, idempotency_key), ctx.obj.output)
 
-    @interests.command("remove")
-    def interests_remove(ctx: typer.Context, email: str, airport: str, idempotency_key: KeyOption = None) -> None:
-        """Stop watching an airport."""
-        body = {"email": email, "airport_code": airport}
-        emit(send(ctx.obj, COLLECTOR, "DELETE", "/interests", body, idempotency_key), ctx.obj.output)
+@users.command("telegram")
+def users_telegram(
+    ctx: typer.Context,
+    email: str,
+    chat_id: Annotated[
+        str | None, typer.Argument(help="the Telegram chat id (a group's negative id after --: `EMAIL -- -100123`)")
+    ] = None,
+    link: Annotated[
+        bool, typer.Option("--link", help="instead of a chat id: get a code and the bot's deep link")
+    ] = False,
+    idempotency_key: KeyOption = None,
+) -> None:
+    """Set a user's Telegram chat id, or (--link) let the user link the chat from Telegram."""
+    obj: Context = ctx.obj
+    if link == (chat_id is not None):
+        raise UsageError("give either CHAT_ID or --link")
+    if chat_id is None:
+        _show_link(telegram_link(obj, email, idempotency_key), obj.output)
+        return
+    emit(obj.users.set_telegram_chat(email, chat_id, key=idempotency_key), obj.output)
 
-    @interests.command("list")
-    def interests_list(ctx: typer.Context, email: str) -> None:
-        """A user's interests."""
-        result = ctx.obj.client(COLLECTOR).get(f"/interests/{email}")
-        emit(result["interests"] if ctx.obj.output == "table" else result, ctx.obj.output)
 
-    @flights.command("list")
-    def flights_list(
-        ctx: typer.Context,
-        airport: str,
-        kind: Annotated[str | None, typer.Option("--type", help="arrivals or departures")] = None,
-        limit: Annotated[int, typer.Option(min=1)] = 20,
-        offset: Annotated[int, typer.Option(min=0)] = 0,
-    ) -> None:
-        """Stored flights of an airport, newest first."""
-        result = ctx.obj.client(COLLECTOR).get(f"/flights/{airport}", type=kind, limit=limit, offset=offset)
-        emit(result, ctx.obj.output, [*FLIGHT_COLUMNS, "source"] if ctx.obj.output == "table" else None)
+@interests.command("add")
+def interests_add(
+    ctx: typer.Context,
+    email: str,
+    airport: str,
+    high: HighOption = None,
+    low: LowOption = None,
+    idempotency_key: KeyOption = None,
+) -> None:
+    """Watch an airport."""
+    emit(ctx.obj.collector.add_interest(email, airport, high=high, low=low, key=idempotency_key), ctx.obj.output)
 
-    @flights.command("average")
-    def flights_average(ctx: typer.Context, airport: str, days: Annotated[int, typer.Option(min=1)] = 7) -> None:
-        """Average flights per day over the last N days."""
-        emit(ctx.obj.client(COLLECTOR).get(f"/flights/average/{airport}", days=days), ctx.obj.output)
 
-    @flights.command("last")
-    def flights_last(ctx: typer.Context, airport: str) -> None:
-        """The latest flight seen at an airport."""
-        emit(ctx.obj.client(COLLECTOR).get(f"/flights/last/{airport}"), ctx.obj.output)
+@interests.command("update")
+def interests_update(
+    ctx: typer.Context,
+    email: str,
+    airport: str,
+    high: HighOption = None,
+    low: LowOption = None,
+    clear_high: Annotated[bool, typer.Option("--clear-high", help="remove the high threshold")] = False,
+    clear_low: Annotated[bool, typer.Option("--clear-low", help="remove the low threshold")] = False,
+    idempotency_key: KeyOption = None,
+) -> None:
+    """Change an interest's thresholds (the ones given; the others stay)."""
+    from flightctl.clients.data_collector import UNCHANGED
 
-    @app.command()
-    def collect(ctx: typer.Context, idempotency_key: KeyOption = None) -> None:
-        """Run one collection cycle now and show its summary."""
-        obj: Context = ctx.obj
-        obj.progress("collecting: one OpenSky call per watched airport")
-        result = send(obj, COLLECTOR, "POST", "/collect", None, idempotency_key)
-        if obj.output == "table" and isinstance(result, dict):
-            emit(result.get("airports") or [], "table", COLLECT_COLUMNS)
-        else:
-            emit(result, obj.output)
+    if (high is not None and clear_high) or (low is not None and clear_low):
+        raise UsageError("a threshold cannot be both set and cleared")
+    if high is None and low is None and not clear_high and not clear_low:
+        raise UsageError("nothing to change: give --high, --low, --clear-high or --clear-low")
+    changed = ctx.obj.collector.update_interest(
+        email,
+        airport,
+        high=high if high is not None or clear_high else UNCHANGED,
+        low=low if low is not None or clear_low else UNCHANGED,
+        key=idempotency_key,
+    )
+    emit(changed, ctx.obj.output)
 
-    @notifications.command("list")
-    def notifications_list(
-        ctx: typer.Context,
-        email: Annotated[str | None, typer.Option("--email", help="only this user's deliveries")] = None,
-        limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
-    ) -> None:
-        """Deliveries (alerts and SLA breaches sent to Telegram), newest first."""
-        result = ctx.obj.client(NOTIFIER).get("/notifications", email=email, limit=limit)
-        if ctx.obj.output == "table" and isinstance(result, list):
-            rows = [{**r, "text": _short(r.get("text"))} for r in result if isinstance(r, dict)]
-            emit(rows, "table", NOTIFICATION_COLUMNS)
-        else:
-            emit(result, ctx.obj.output)
 
-    app.add_typer(users, name="users")
-    app.add_typer(interests, name="interests")
-    app.add_typer(flights, name="flights")
-    app.add_typer(notifications, name="notifications")
+@interests.command("remove")
+def interests_remove(ctx: typer.Context, email: str, airport: str, idempotency_key: KeyOption = None) -> None:
+    """Stop watching an airport."""
+    emit(ctx.obj.collector.remove_interest(email, airport, key=idempotency_key), ctx.obj.output)
+
+
+@interests.command("list")
+def interests_list(ctx: typer.Context, email: str) -> None:
+    """A user's interests."""
+    result = ctx.obj.collector.interests(email)
+    emit(result["interests"] if ctx.obj.output == "table" else result, ctx.obj.output)
+
+
+@flights.command("list")
+def flights_list(
+    ctx: typer.Context,
+    airport: str,
+    kind: Annotated[str | None, typer.Option("--type", help="arrivals or departures")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """Stored flights of an airport, newest first."""
+    result = ctx.obj.collector.flights(airport, kind=kind, limit=limit, offset=offset)
+    emit(result, ctx.obj.output, [*FLIGHT_COLUMNS, "source"] if ctx.obj.output == "table" else None)
+
+
+@flights.command("average")
+def flights_average(ctx: typer.Context, airport: str, days: Annotated[int, typer.Option(min=1)] = 7) -> None:
+    """Average flights per day over the last N days."""
+    emit(ctx.obj.collector.average(airport, days), ctx.obj.output)
+
+
+@flights.command("last")
+def flights_last(ctx: typer.Context, airport: str) -> None:
+    """The latest flight seen at an airport."""
+    emit(ctx.obj.collector.last(airport), ctx.obj.output)
+
+
+@cli.command()
+def collect(ctx: typer.Context, idempotency_key: KeyOption = None) -> None:
+    """Run one collection cycle now and show its summary."""
+    obj: Context = ctx.obj
+    obj.progress("collecting: one OpenSky call per watched airport")
+    result = obj.collector.collect(key=idempotency_key)
+    if obj.output == "table" and isinstance(result, dict):
+        emit(result.get("airports") or [], "table", COLLECT_COLUMNS)
+    else:
+        emit(result, obj.output)
+
+
+@notifications.command("list")
+def notifications_list(
+    ctx: typer.Context,
+    email: Annotated[str | None, typer.Option("--email", help="only this user's deliveries")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """Deliveries (alerts and SLA breaches sent to Telegram), newest first."""
+    result = ctx.obj.notifier.notifications(email=email, limit=limit)
+    if ctx.obj.output == "table" and isinstance(result, list):
+        rows = [{**r, "text": _short(r.get("text"))} for r in result if isinstance(r, dict)]
+        emit(rows, "table", NOTIFICATION_COLUMNS)
+    else:
+        emit(result, ctx.obj.output)
 
 
 def _short(text: Any, width: int = 60) -> Any:
@@ -232,3 +230,9 @@ def _short(text: Any, width: int = 60) -> Any:
         return text
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+cli.add_typer(users)
+cli.add_typer(interests)
+cli.add_typer(flights)
+cli.add_typer(notifications)

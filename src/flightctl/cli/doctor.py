@@ -13,6 +13,8 @@ from flightctl.cli.context import FLIGHTCTL_PORT_BASE, Context
 from flightctl.cli.output import emit
 from flightctl.errors import PrerequisiteMissing
 
+cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
+
 KIND_DOCS = "https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
 KUBECTL_DOCS = "https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/"
 MIN_JAVA = 17
@@ -101,7 +103,7 @@ def _docker(required: bool) -> Check:
 def _ports(obj: Context, required: bool) -> Check:
     import os
 
-    from flightctl.local.layout import DEFAULT_PORT_BASE, Ports, port_in_use
+    from flightctl.platform.layout import DEFAULT_PORT_BASE, Ports, port_in_use
 
     state = obj.home.load_state()
     base = state.port_base if state else int(os.environ.get(FLIGHTCTL_PORT_BASE) or DEFAULT_PORT_BASE)
@@ -124,43 +126,42 @@ def checks(obj: Context) -> list[Check]:
 
     from flightctl.local import nginx, postgres, prometheus
 
-    local, kind = obj.context == "local", obj.context == "kind"
+    need = obj.platform().required_tools  # what the current context's platform cannot do without
     tasks: list[Callable[[], Check]] = [
         _python,
-        lambda: _java(local),
-        lambda: _maven(local),
-        lambda: _finder("initdb", local, lambda: postgres.bin_path("initdb")),
-        lambda: _finder("pg_ctl", local, lambda: postgres.bin_path("pg_ctl")),
-        lambda: _finder("prometheus", local, prometheus.binary),
-        lambda: _finder("nginx", local, nginx.binary),
+        lambda: _java("java" in need),
+        lambda: _maven("maven" in need),
+        lambda: _finder("initdb", "initdb" in need, lambda: postgres.bin_path("initdb")),
+        lambda: _finder("pg_ctl", "pg_ctl" in need, lambda: postgres.bin_path("pg_ctl")),
+        lambda: _finder("prometheus", "prometheus" in need, prometheus.binary),
+        lambda: _finder("nginx", "nginx" in need, nginx.binary),
         lambda: _which("openssl", False, "apt-get install -y openssl"),
-        lambda: _docker(kind),
-        lambda: _which("kind", kind, f"see {KIND_DOCS}"),
-        lambda: _which("kubectl", kind, f"see {KUBECTL_DOCS}"),
-        lambda: _ports(obj, local),
+        lambda: _docker("docker" in need),
+        lambda: _which("kind", "kind" in need, f"see {KIND_DOCS}"),
+        lambda: _which("kubectl", "kubectl" in need, f"see {KUBECTL_DOCS}"),
+        lambda: _ports(obj, "ports" in need),
     ]
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(lambda task: task(), tasks))
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def doctor(ctx: typer.Context) -> None:
-        """Check the prerequisites of the current context.
+@cli.command()
+def doctor(ctx: typer.Context) -> None:
+    """Check the prerequisites of the current context.
 
-        Each missing tool comes with the command that installs it; exit 5 when one the current
-        context needs is missing."""
-        obj: Context = ctx.obj
-        obj.progress(f"checking prerequisites for the {obj.context} context")
-        found = checks(obj)
-        missing = [c for c in found if c.required and not c.ok]
-        if obj.output == "table":
-            rows = [{**asdict(c), "required": c.required, "ok": c.ok} for c in found]
-            emit(rows, "table", ["name", "required", "ok", "found", "fix"])
-        else:
-            emit({"context": obj.context, "ok": not missing, "checks": [asdict(c) for c in found]}, obj.output)
-        if missing:
-            names = ", ".join(f"{c.name} ({c.fix})" for c in missing)
-            raise PrerequisiteMissing(f"missing for the {obj.context} context: {names}")
-        if any(not c.ok for c in found):
-            obj.progress("optional tools are missing (see FIX); nothing the current context needs")
+    Each missing tool comes with the command that installs it; exit 5 when one the current
+    context needs is missing."""
+    obj: Context = ctx.obj
+    obj.progress(f"checking prerequisites for the {obj.context} context")
+    found = checks(obj)
+    missing = [c for c in found if c.required and not c.ok]
+    if obj.output == "table":
+        rows = [{**asdict(c), "required": c.required, "ok": c.ok} for c in found]
+        emit(rows, "table", ["name", "required", "ok", "found", "fix"])
+    else:
+        emit({"context": obj.context, "ok": not missing, "checks": [asdict(c) for c in found]}, obj.output)
+    if missing:
+        names = ", ".join(f"{c.name} ({c.fix})" for c in missing)
+        raise PrerequisiteMissing(f"missing for the {obj.context} context: {names}")
+    if any(not c.ok for c in found):
+        obj.progress("optional tools are missing (see FIX); nothing the current context needs")

@@ -10,41 +10,37 @@ import typer
 from flightctl.cli.context import Context
 from flightctl.cli.output import emit
 
-ENDPOINTS = ("list", "average", "last")
+cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def loadtest(
-        ctx: typer.Context,
-        airport: Annotated[str, typer.Option("--airport", "-a", help="ICAO code of the airport to query")] = "LIRF",
-        clients: Annotated[int, typer.Option("--clients", "-c", min=1, max=256, help="concurrent clients")] = 10,
-        duration: Annotated[float, typer.Option("--duration", "-d", min=0.1, help="seconds to run")] = 10.0,
-        days: Annotated[int, typer.Option("--days", min=1, max=365, help="window of the average")] = 7,
-        url: Annotated[
-            str | None, typer.Option("--url", help="data-collector base URL (default: the current context's)")
-        ] = None,
-    ) -> None:
-        """Load the read endpoints and report requests/s, errors and p50/p95/p99 latency.
-        Exits 1 when any request failed (the report is printed first)."""
-        obj: Context = ctx.obj
-        if url:
-            base_url = url.rstrip("/")
-        else:
-            service = obj.client("data-collector")
-            service.get("/ping")  # fails with a clear message when the platform is not up
-            base_url = service.base_url
-        code = airport.strip().upper()
-        paths = {
-            "list": (f"/flights/{code}", {"limit": 100}),
-            "average": (f"/flights/average/{code}", {"days": days}),
-            "last": (f"/flights/last/{code}", {}),
-        }
-        obj.progress(f"{clients} client(s) for {duration:g}s against {base_url} ({code})")
-        result = run_load(base_url, obj.token(), paths, clients, duration)
-        emit(result, obj.output)
-        if result["errors"]:
-            raise typer.Exit(1)
+@cli.command()
+def loadtest(
+    ctx: typer.Context,
+    airport: Annotated[str, typer.Option("--airport", "-a", help="ICAO code of the airport to query")] = "LIRF",
+    clients: Annotated[int, typer.Option("--clients", "-c", min=1, max=256, help="concurrent clients")] = 10,
+    duration: Annotated[float, typer.Option("--duration", "-d", min=0.1, help="seconds to run")] = 10.0,
+    days: Annotated[int, typer.Option("--days", min=1, max=365, help="window of the average")] = 7,
+    url: Annotated[
+        str | None, typer.Option("--url", help="data-collector base URL (default: the current context's)")
+    ] = None,
+) -> None:
+    """Load the read endpoints and report requests/s, errors and p50/p95/p99 latency.
+    Exits 1 when any request failed (the report is printed first)."""
+    from flightctl.clients.data_collector import DataCollector
+
+    obj: Context = ctx.obj
+    if url:
+        base_url = url.rstrip("/")
+    else:
+        collector = obj.collector
+        collector.ping()  # fails with a clear message when the platform is not up
+        base_url = collector.base_url
+    code = airport.strip().upper()
+    obj.progress(f"{clients} client(s) for {duration:g}s against {base_url} ({code})")
+    result = run_load(base_url, obj.token(), DataCollector.read_requests(code, days), clients, duration)
+    emit(result, obj.output)
+    if result["errors"]:
+        raise typer.Exit(1)
 
 
 def run_load(

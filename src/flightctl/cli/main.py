@@ -1,35 +1,122 @@
-"""The flightctl root: global options, the context object, command groups, error handling.
+"""The flightctl root: global options, the context object, the command table, error handling.
 
-Heavy imports (httpx, rich, yaml, the local platform, the service packages) are deferred into
-the commands so that `flightctl --help` stays fast: bench/cli_help.py measures it.
+Each command module defines its commands at module level on a Typer of its own (``cli``); the
+root group knows only which module holds which command (:data:`COMMANDS`) and imports a module
+when one of its commands is run, listed (``--help``) or completed, through Click's own
+``get_command``/``list_commands``. Heavy imports (httpx, yaml, the local platform, the service
+packages) wait inside the commands, so that `flightctl --help` stays fast: bench/cli_help.py
+measures it.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import MutableMapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Annotated, Any
 
 # Typer renders help and errors with rich when it is installed; importing rich costs more than
 # the rest of the CLI together. Plain help is the default; TYPER_USE_RICH=1 brings rich back.
 os.environ.setdefault("TYPER_USE_RICH", "0")
 
-import typer
-from typer.core import TyperGroup
+import typer  # after the default above: Typer reads it when imported
+import typer.main
+from typer.core import TyperGroup, TyperOption
 
-from flightctl.cli import contexts, data, doctor, loadtest, ops, platform, replay, serve, sla, smoke
-from flightctl.cli.context import FLIGHTCTL_CONTEXT, FLIGHTCTL_HOME, FLIGHTCTL_TOKEN, Context
-from flightctl.errors import FlightctlError
+from flightctl.cli.context import FLIGHTCTL_CONTEXT, FLIGHTCTL_HOME, FLIGHTCTL_TOKEN, Context, Dependencies
+from flightctl.errors import INTERRUPTED, FlightctlError
 
 FLIGHTCTL_DEBUG = "FLIGHTCTL_DEBUG"
+PROG_NAME = "flightctl"
+
+# Every top-level command and the module whose ``cli`` defines it, in the order
+# `flightctl --help` lists them.
+COMMANDS: dict[str, str] = {
+    "up": "flightctl.cli.platform",
+    "down": "flightctl.cli.platform",
+    "status": "flightctl.cli.platform",
+    "logs": "flightctl.cli.platform",
+    "certs": "flightctl.cli.platform",
+    "collect": "flightctl.cli.data",
+    "completion": "flightctl.cli.ops",
+    "doctor": "flightctl.cli.doctor",
+    "smoke": "flightctl.cli.smoke",
+    "loadtest": "flightctl.cli.loadtest",
+    "serve": "flightctl.cli.serve",
+    "version": "flightctl.cli.serve",
+    "auth": "flightctl.cli.platform",
+    "port-forward": "flightctl.cli.platform",
+    "users": "flightctl.cli.data",
+    "interests": "flightctl.cli.data",
+    "flights": "flightctl.cli.data",
+    "notifications": "flightctl.cli.data",
+    "replay": "flightctl.cli.replay",
+    "context": "flightctl.cli.contexts",
+    "sla": "flightctl.cli.sla",
+}
+# Typer's own completion options: the app keeps them (they make Typer register its shell
+# completion classes) but hidden; `flightctl completion SHELL` is the documented way.
+TYPER_COMPLETION_OPTIONS = ("install_completion", "show_completion")
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """The root group's commands by name: a command is built (``typer.main.get_group`` of its
+    module's ``cli``) the first time it is looked up; the names alone import nothing."""
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self.modules = dict(modules)
+        self.loaded: dict[str, Any] = {}
+        self._groups: dict[str, Any] = {}
+
+    def _load(self, name: str) -> Any:
+        module = self.modules[name]
+        if module not in self._groups:
+            self._groups[module] = typer.main.get_group(importlib.import_module(module).cli)
+        command = self._groups[module].commands.get(name)
+        if command is None:
+            raise LookupError(f"{module} defines no command {name!r}")
+        return command
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.loaded:
+            self.loaded[name] = self._load(name)  # KeyError for a name no module defines
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.loaded[name] = command
+        self.modules.setdefault(name, "")
+
+    def __delitem__(self, name: str) -> None:
+        del self.modules[name]
+        self.loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.modules)
+
+    def __len__(self) -> int:
+        return len(self.modules)
 
 
 class FlightctlGroup(TyperGroup):
-    """Maps errors to exit codes in one place (SPEC 8): a FlightctlError is one line on stderr
-    and its exit code, Ctrl-C is 130, anything unexpected one line and 1 (a traceback only with
-    FLIGHTCTL_DEBUG=1). Usage errors keep click's handling (exit 2)."""
+    """The root group: commands from :data:`COMMANDS`, loaded when needed; errors mapped to exit
+    codes in one place (SPEC 8): a FlightctlError is one line on stderr and its exit code,
+    Ctrl-C is 130, anything unexpected one line and 1 (a traceback only with
+    FLIGHTCTL_DEBUG=1). Usage errors keep Click's handling (exit 2)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(COMMANDS)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for param in params:
+            if isinstance(param, TyperOption) and param.name in TYPER_COMPLETION_OPTIONS:
+                param.hidden = True
+        return params
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -39,78 +126,39 @@ class FlightctlGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("\ninterrupted", err=True)
-            raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort):
-            raise
-        except Exception as exc:
-            from typer._click.exceptions import ClickException
-
-            if isinstance(exc, ClickException) or os.environ.get(FLIGHTCTL_DEBUG):
-                raise
-            typer.echo(
-                f"error: unexpected {type(exc).__name__}: {exc} ({FLIGHTCTL_DEBUG}=1 shows the traceback)", err=True
-            )
-            raise typer.Exit(1) from None
+            raise typer.Exit(INTERRUPTED) from None
         finally:
             if isinstance(ctx.obj, Context):
                 ctx.obj.close()
 
-    def _main_shell_completion(
-        self, ctx_args: MutableMapping[str, Any], prog_name: str, complete_var: str | None = None
-    ) -> None:
-        # The built-in --install-completion is off (it detects the shell on every start); when a
-        # completion script (`flightctl completion SHELL`) asks, load Typer's completion classes.
-        var = complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()
-        if os.environ.get(var):
-            from typer._completion_classes import completion_init
-
-            completion_init()
-        super()._main_shell_completion(ctx_args, prog_name, complete_var)
-
-
-def _defer_pydantic() -> None:
-    """Typer 0.29 converts every parameter value with a pydantic TypeAdapter, built on first use;
-    importing pydantic costs more than the rest of the CLI, and even `flightctl users --help`
-    converts the root's options and each --help flag. Text and flags that already have the right
-    type need no conversion: they pass through, and pydantic is only loaded for a value that does
-    (a number, a path, an env var for a flag). Without that Typer internal nothing changes."""
-    try:
-        import typer.core as typer_core
-        from typer._coercion import RuntimeParam
-    except ImportError:
-        return
-    build: Any = getattr(typer_core, "build_runtime_param", None)
-    if build is None or getattr(build, "deferred", False):
-        return
-
-    @dataclass(frozen=True)
-    class Deferred(RuntimeParam):  # type: ignore[misc]
-        descriptor: Any = None
-
-        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            if isinstance(value, self.annotation):
-                return value
-            return build(self.descriptor)._coerce_value(value, param, ctx)
-
-    def deferred(descriptor: Any) -> Any:
-        if descriptor.annotation in (str, bool) and descriptor.file_annotation is None:
-            info, annotation = descriptor.parameter_info, descriptor.annotation
-            return Deferred(parameter_info=info, annotation=annotation, descriptor=descriptor)
-        return build(descriptor)
-
-    deferred.deferred = True  # type: ignore[attr-defined]
-    typer_core.build_runtime_param = deferred
-
-
-_defer_pydantic()
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        # In standalone mode (the default) Click's main reports a usage error itself and exits:
+        # what still comes out of it here is unexpected.
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
+        except Exception as exc:
+            if not standalone_mode or os.environ.get(FLIGHTCTL_DEBUG):
+                raise
+            typer.echo(
+                f"error: unexpected {type(exc).__name__}: {exc} ({FLIGHTCTL_DEBUG}=1 shows the traceback)", err=True
+            )
+            sys.exit(1)
 
 
 app = typer.Typer(
-    name="flightctl",
+    name=PROG_NAME,
     cls=FlightctlGroup,
     help="Operate the flightctl flight-monitoring platform, locally or on Kubernetes.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -133,27 +181,24 @@ def root(
     ] = None,
 ) -> None:
     from flightctl.cli.context import resolve_context
-    from flightctl.local.layout import Home
+    from flightctl.platform.layout import Home
 
     if context is not None and context not in ("local", "kind"):
         raise typer.BadParameter("must be local or kind", param_hint="--context")
     if output not in ("table", "json", "yaml"):
         raise typer.BadParameter("must be table, json or yaml", param_hint="--output")
+    given = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()
     state_home = Home.from_env(home)
     name, source = resolve_context(state_home, context)
-    ctx.obj = Context(home=state_home, context=name, output=output, token_override=token, context_source=source)
-
-
-platform.register(app)
-data.register(app)
-replay.register(app)
-contexts.register(app)
-ops.register(app)
-doctor.register(app)
-smoke.register(app)
-sla.register(app)
-loadtest.register(app)
-serve.register(app)
+    ctx.obj = Context(
+        home=state_home,
+        context=name,
+        output=output,
+        token_override=token,
+        context_source=source,
+        connect=given.connect,
+        runner=given.runner,
+    )
 
 
 GLOBAL_OPTIONS = {"-o", "--output", "--context", "--token", "--home"}
@@ -183,4 +228,4 @@ def hoist_global_options(argv: list[str]) -> list[str]:
 
 def run() -> None:
     """The console entry point: exits with the command's code (0, 1, 2, 4, 5 or 130)."""
-    app(args=hoist_global_options(sys.argv[1:]), prog_name="flightctl")
+    app(args=hoist_global_options(sys.argv[1:]), prog_name=PROG_NAME)

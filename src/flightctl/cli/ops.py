@@ -12,6 +12,8 @@ from flightctl.errors import FlightctlError
 
 SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
 
+cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
+
 
 def unhealthy(status: dict[str, Any]) -> list[str]:
     services = status.get("services") or {}
@@ -50,17 +52,47 @@ def wait_healthy(
         sleep(min(interval, remaining))
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def completion(
-        shell: Annotated[str, typer.Argument(help="bash, zsh, fish or powershell")],
-    ) -> None:
-        """Print the shell completion script.
+@cli.command()
+def completion(
+    ctx: typer.Context,
+    shell: Annotated[str, typer.Argument(help="bash, zsh, fish or powershell")],
+) -> None:
+    """Print the shell completion script.
 
-        Load it from ~/.bashrc with `eval "$(flightctl completion bash)"` (zsh alike), or save it:
-        `flightctl completion fish > ~/.config/fish/completions/flightctl.fish`."""
-        from typer._completion_shared import get_completion_script
+    Load it from ~/.bashrc with `eval "$(flightctl completion bash)"` (zsh alike), or save it:
+    `flightctl completion fish > ~/.config/fish/completions/flightctl.fish`."""
+    if shell not in SHELLS:
+        raise typer.BadParameter(f"choose one of {', '.join(SHELLS)}", param_hint="SHELL")
+    typer.echo(completion_script(ctx.find_root().command, "flightctl", shell))
 
-        if shell not in SHELLS:
-            raise typer.BadParameter(f"choose one of {', '.join(SHELLS)}", param_hint="SHELL")
-        typer.echo(get_completion_script(prog_name="flightctl", complete_var="_FLIGHTCTL_COMPLETE", shell=shell))
+
+def completion_script(command: Any, prog_name: str, shell: str) -> str:
+    """The completion script of ``command`` (the root of a Click/Typer app) for ``shell``, as
+    the app itself prints it when asked through its completion environment variable
+    (``_FLIGHTCTL_COMPLETE=source_bash``; Click's own spelling is ``bash_source``, tried next).
+    The script calls the program back the same way for the completions themselves."""
+    import io
+    import os
+    from contextlib import redirect_stderr, redirect_stdout
+
+    variable = f"_{prog_name}_COMPLETE".replace("-", "_").upper()
+    previous = os.environ.get(variable)
+    problems = []
+    for instruction in (f"source_{shell}", f"{shell}_source"):
+        out, err = io.StringIO(), io.StringIO()
+        os.environ[variable] = instruction
+        try:
+            with redirect_stdout(out), redirect_stderr(err):
+                command.main(args=[], prog_name=prog_name, complete_var=variable)
+            code: Any = 0
+        except SystemExit as exit_:
+            code = exit_.code
+        finally:
+            if previous is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = previous
+        if code in (0, None) and variable in out.getvalue():  # a script calls back through the variable
+            return out.getvalue().strip("\n")
+        problems.append(err.getvalue().strip() or f"exit {code}")
+    raise FlightctlError(f"no completion script for {shell}: {'; '.join(problems)}")

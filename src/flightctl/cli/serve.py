@@ -10,9 +10,12 @@ import typer
 
 from flightctl.cli.output import emit
 from flightctl.errors import UsageError
-from flightctl.local.layout import MODULES, SERVICES
+from flightctl.platform.layout import MODULES, SERVICES
+
+cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
 
 
+@cli.command()
 def serve(
     service: Annotated[str, typer.Argument(help=", ".join(SERVICES))],
 ) -> None:
@@ -24,12 +27,13 @@ def serve(
     module.main()
 
 
+@cli.command()
 def version(ctx: typer.Context) -> None:
     """The flightctl version, and the PostgreSQL, Kafka, Prometheus and NGINX versions the
     platform of the current context runs (local: the installed binaries; kind: the images)."""
     from flightctl.versions import report
 
-    result = report(ctx.obj.context)
+    result = report(ctx.obj.platform())
     if ctx.obj.output != "table":
         emit(result, ctx.obj.output)
         return
@@ -37,8 +41,3 @@ def version(ctx: typer.Context) -> None:
     for name, info in result["components"].items():
         lines.append(f"{name:<19}{info['version'] or '-':<12}{info['source']}")
     typer.echo("\n".join(lines))
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(serve)
-    app.command()(version)

@@ -21,9 +21,9 @@ from flightctl.cli.context import Context
 from flightctl.cli.output import emit
 from flightctl.errors import FlightctlError
 
-USERS, COLLECTOR, NOTIFIER = "user-manager", "data-collector", "alert-notifier"
-CHECKED = (USERS, COLLECTOR, NOTIFIER)  # the services with an API on the alert path
 PASS, FAIL, SKIP = "pass", "fail", "skipped"
+
+cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
 
 
 class StepFailed(Exception):
@@ -52,6 +52,7 @@ class Smoke:
         poll: float = 0.5,
     ) -> None:
         self.obj = obj
+        self.users, self.collector, self.notifier = obj.users, obj.collector, obj.notifier
         self.airport = airport.upper()
         self.timeout = timeout
         self.chat_id = chat_id
@@ -99,38 +100,35 @@ class Smoke:
         mark = {PASS: "PASS", FAIL: "FAIL", SKIP: "SKIP"}[step.result]
         self.obj.progress(f"{mark} {step.name} ({step.seconds:.2f}s){': ' + step.detail if step.detail else ''}")
 
-    def _send(self, service: str, method: str, path: str, body: Any = None) -> Any:
-        return self.obj.client(service).send(method, path, json=body).body
-
     # -- the steps ----------------------------------------------------------------------------
     def services_healthy(self) -> str:
+        """The services with an API on the alert path answer /health."""
         problems = []
-        for service in CHECKED:
+        checked = (self.users, self.collector, self.notifier)
+        for api in checked:
             try:
-                client = self.obj.client(service)
-                status, body = client.get_reply("/health")
+                status, body = api.health()
             except FlightctlError as exc:
                 problems.append(exc.message)
                 continue
             if status != 200:
                 why = body.get("error") if isinstance(body, dict) else None
-                problems.append(f"{service} at {client.base_url}: unhealthy (HTTP {status}) {why or ''}")
+                problems.append(f"{api.service} at {api.base_url}: unhealthy (HTTP {status}) {why or ''}")
         if problems:
             raise StepFailed("; ".join(p.strip() for p in problems))
-        return ", ".join(CHECKED)
+        return ", ".join(api.service for api in checked)
 
     def create_user(self) -> str:
-        self._send(USERS, "POST", "/users", {"email": self.email, "first_name": "Smoke", "last_name": "Test"})
+        self.users.create(self.email, "Smoke", "Test")
         self.created_user = True
         return self.email
 
     def set_chat(self) -> str:
-        self._send(USERS, "POST", "/users/telegram", {"email": self.email, "telegram_chat_id": self.chat_id})
+        self.users.set_telegram_chat(self.email, self.chat_id)
         return f"chat {self.chat_id}"
 
     def add_interest(self) -> str:
-        body = {"email": self.email, "airport_code": self.airport, "high_value": 0}
-        self._send(COLLECTOR, "POST", "/interests", body)
+        self.collector.add_interest(self.email, self.airport, high=0)
         self.created_interest = True
         return f"{self.airport}, high_value 0"
 
@@ -140,7 +138,7 @@ class Smoke:
         deadline = self.clock() + self.timeout
         while True:
             try:
-                summary = self._send(COLLECTOR, "POST", "/collect")
+                summary = self.collector.collect()
                 break
             except ApiError as exc:
                 if exc.status != 409 or self.clock() >= deadline:
@@ -162,8 +160,7 @@ class Smoke:
         if count > 0:
             self.expected = "high"
             return f"{self.airport}: {count} flights (source {first.get('source')}), expecting a high alert"
-        body = {"email": self.email, "airport_code": self.airport, "high_value": None, "low_value": 1}
-        self._send(COLLECTOR, "PUT", "/interests", body)
+        self.collector.update_interest(self.email, self.airport, high=None, low=1)
         second = self._collect_once()
         count = int(second.get("flight_count") or 0)
         if count > 0:
@@ -174,10 +171,9 @@ class Smoke:
     def notification_delivered(self) -> str:
         deadline = self.clock() + self.timeout
         last_problem = "nothing recorded yet"
-        client = self.obj.client(NOTIFIER)
         while True:
             try:
-                deliveries = client.get("/notifications", email=self.email, limit=10)
+                deliveries = self.notifier.notifications(email=self.email, limit=10)
             except FlightctlError as exc:
                 deliveries, last_problem = [], exc.message
             done = [d for d in deliveries if isinstance(d, dict) and d.get("status") != "pending"]
@@ -201,7 +197,7 @@ class Smoke:
         removed, problems = [], []
         if self.created_interest:
             try:
-                self._send(COLLECTOR, "DELETE", "/interests", {"email": self.email, "airport_code": self.airport})
+                self.collector.remove_interest(self.email, self.airport)
                 removed.append(f"interest {self.airport}")
             except ApiError as exc:
                 if exc.status != 404:
@@ -210,7 +206,7 @@ class Smoke:
                 problems.append(exc.message)
         if self.created_user:
             try:
-                self._send(USERS, "DELETE", f"/users/{self.email}")
+                self.users.delete(self.email)
                 removed.append(f"user {self.email}")
             except FlightctlError as exc:
                 problems.append(exc.message)
@@ -243,40 +239,39 @@ def junit(steps: list[Step], path: Path, context: str) -> None:
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def smoke(
-        ctx: typer.Context,
-        airport: Annotated[str, typer.Option("--airport", help="ICAO code of the airport to watch")] = "LIRF",
-        timeout: Annotated[float, typer.Option("--timeout", min=1, help="seconds to wait for the notification")] = 60.0,
-        chat_id: Annotated[
-            str | None,
-            typer.Option(
-                "--chat-id",
-                help="a real Telegram chat: the alert must then be sent (default: a random id, where a delivery "
-                "Telegram refuses still counts: the platform did its part)",
-            ),
-        ] = None,
-        junit_file: Annotated[Path | None, typer.Option("--junit", help="also write a JUnit XML report here")] = None,
-    ) -> None:
-        """End-to-end check of the current context.
+@cli.command()
+def smoke(
+    ctx: typer.Context,
+    airport: Annotated[str, typer.Option("--airport", help="ICAO code of the airport to watch")] = "LIRF",
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="seconds to wait for the notification")] = 60.0,
+    chat_id: Annotated[
+        str | None,
+        typer.Option(
+            "--chat-id",
+            help="a real Telegram chat: the alert must then be sent (default: a random id, where a delivery "
+            "Telegram refuses still counts: the platform did its part)",
+        ),
+    ] = None,
+    junit_file: Annotated[Path | None, typer.Option("--junit", help="also write a JUnit XML report here")] = None,
+) -> None:
+    """End-to-end check of the current context.
 
-        Creates a throwaway user with a chat and an interest that must fire, collects, waits for
-        the delivery in the notifier's log, and removes what it created. Exit 0 only when every
-        step passed."""
-        import secrets
+    Creates a throwaway user with a chat and an interest that must fire, collects, waits for
+    the delivery in the notifier's log, and removes what it created. Exit 0 only when every
+    step passed."""
+    import secrets
 
-        obj: Context = ctx.obj
-        throwaway = str(9_000_000_000 + secrets.randbelow(999_999_999))
-        runner = Smoke(obj, airport, timeout, chat_id or throwaway, require_sent=chat_id is not None)
-        obj.progress(f"smoke test of the {obj.context} context as {runner.email}")
-        steps = runner.run()
-        if junit_file is not None:
-            junit(steps, junit_file, obj.context)
-        failed = [s for s in steps if s.result == FAIL]
-        if obj.output == "table":
-            emit([asdict(s) for s in steps], "table", ["name", "result", "seconds", "detail"])
-        else:
-            emit({"ok": not failed, "email": runner.email, "steps": [asdict(s) for s in steps]}, obj.output)
-        if failed:
-            raise FlightctlError(f"smoke failed at step {failed[0].name!r}: {failed[0].detail}")
+    obj: Context = ctx.obj
+    throwaway = str(9_000_000_000 + secrets.randbelow(999_999_999))
+    runner = Smoke(obj, airport, timeout, chat_id or throwaway, require_sent=chat_id is not None)
+    obj.progress(f"smoke test of the {obj.context} context as {runner.email}")
+    steps = runner.run()
+    if junit_file is not None:
+        junit(steps, junit_file, obj.context)
+    failed = [s for s in steps if s.result == FAIL]
+    if obj.output == "table":
+        emit([asdict(s) for s in steps], "table", ["name", "result", "seconds", "detail"])
+    else:
+        emit({"ok": not failed, "email": runner.email, "steps": [asdict(s) for s in steps]}, obj.output)
+    if failed:
+        raise FlightctlError(f"smoke failed at step {failed[0].name!r}: {failed[0].detail}")

@@ -12,15 +12,10 @@ from pathlib import Path
 from flightctl.errors import FlightctlError
 from flightctl.kind import layout
 from flightctl.kind import secrets as secret_values
-from flightctl.local.layout import SERVICES, Home
+from flightctl.platform.layout import GATEWAY_PREFIXES, SERVICES, Home
 
 GATEWAY = "https://127.0.0.1"
-PREFIXES = {
-    "user-manager": "/user-manager",
-    "data-collector": "/data-collector",
-    "sla-breach-detector": "/sla-detector",
-    "alert-notifier": "/notifier",
-}
+PREFIXES = {service: "/" + prefix for service, prefix in GATEWAY_PREFIXES.items()}
 
 
 def service_url(home: Home, service: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flightctl.local.layout import SERVICES, Home
+from flightctl.platform.layout import SERVICES, Home
 
 CLUSTER = "flightctl"
 KUBE_CONTEXT = f"kind-{CLUSTER}"

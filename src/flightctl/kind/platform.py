@@ -1,4 +1,5 @@
-"""`flightctl up/down/status` for the Kind cluster (SPEC section 2, kubernetes/README.md).
+"""`flightctl up/down/status/logs` for the Kind cluster (SPEC section 2, kubernetes/README.md):
+one implementation of flightctl.platform.interface.Platform.
 
 Every external command goes through a Runner. With ``dry_run`` nothing runs and nothing is
 written: each command is printed (stdout, one per line, in order) instead, with ``#`` lines
@@ -17,11 +18,12 @@ from typing import Any
 
 from flightctl import deploy
 from flightctl.errors import FlightctlError, PrerequisiteMissing, UsageError
-from flightctl.kind import layout, portforward
+from flightctl.kind import endpoints, layout, portforward
 from flightctl.kind import secrets as secret_values
-from flightctl.kind.endpoints import service_url
 from flightctl.kind.runner import Completed, Runner
-from flightctl.local.layout import SERVICES, Home
+from flightctl.platform import proc
+from flightctl.platform.interface import KIND, KIND_UP_TIMEOUT
+from flightctl.platform.layout import SERVICES, Home
 
 INSTALL_HINTS = {
     "docker": "install Docker Engine (https://docs.docker.com/engine/install/) and start it",
@@ -42,6 +44,9 @@ INGRESS_NAMESPACE = "ingress-nginx"
 
 
 class KindPlatform:
+    name = KIND
+    required_tools = frozenset({"docker", "kind", "kubectl"})
+
     def __init__(
         self,
         home: Home,
@@ -119,11 +124,16 @@ class KindPlatform:
         self,
         environ: Mapping[str, str],
         cwd: Path,
+        port_base: int | None = None,
+        timeout: float | None = None,
         *,
         multi_node: bool = False,
         ingress: bool = True,
-        timeout: float = 600.0,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
+        """Create (or reuse) the cluster, build and load the images, apply the overlay and wait
+        for every workload (``timeout`` seconds each, default 600); None for a dry run, which
+        printed the commands instead. ``port_base`` is the local platform's: unused here."""
+        timeout = timeout or KIND_UP_TIMEOUT
         self.check_prerequisites(("docker", "kind", "kubectl"))
         nodes = 3 if multi_node else 1
         reused = self.cluster_exists()
@@ -193,7 +203,7 @@ class KindPlatform:
         for kind, name in WORKLOADS:
             self._wait(kind, name, timeout, namespace=layout.NAMESPACE)
         if self.dry_run:
-            return {}
+            return None
         self.progress("the platform is up")
         return self.status()
 
@@ -222,7 +232,7 @@ class KindPlatform:
             )
             self._note(f"create the gateway certificate {cert} and key {key} if missing or expiring")
         else:
-            from flightctl.local.certs import make_self_signed
+            from flightctl.platform.certs import make_self_signed
 
             secret_values.write(path, secret_values.resolve(environ, cwd, secret_values.read(path)))
             cert, key = make_self_signed(certs)
@@ -323,7 +333,11 @@ class KindPlatform:
 
     # ---- down and status -------------------------------------------------------------------
 
-    def down(self, purge: bool = False) -> list[str]:
+    def down(self, purge: bool = False, components: Sequence[str] = ()) -> list[str] | None:
+        """Stop the port-forwards and delete the cluster (its volumes go with it); ``purge``
+        also removes what flightctl keeps for it under $FLIGHTCTL_HOME/kind. None for a dry run."""
+        if components:
+            raise UsageError("the kind cluster is deleted as a whole; scale a workload with kubectl instead")
         self.check_prerequisites(("kind",))
         stopped = [f"port-forward {name}" for name in portforward.stop_all(self.home, self.dry_run, self.echo)]
         if self.cluster_exists() or self.dry_run:
@@ -334,7 +348,7 @@ class KindPlatform:
             self._note(f"remove {layout.kind_dir(self.home)}")
             if not self.dry_run:
                 shutil.rmtree(layout.kind_dir(self.home), ignore_errors=True)
-        return stopped
+        return None if self.dry_run else stopped
 
     def status(self) -> dict[str, Any]:
         self.check_prerequisites(("kubectl",))
@@ -356,7 +370,7 @@ class KindPlatform:
         for name in SERVICES:
             forward = portforward.active(self.home, name)
             url = f"http://127.0.0.1:{forward.port}" if forward else None
-            gateway = None if name == "alert-system" else service_url(self.home, name)
+            gateway = None if name == "alert-system" else endpoints.service_url(self.home, name)
             services[name] = {"url": url or gateway, "gateway_url": gateway, "healthy": ready.get(name, False)}
         prometheus = portforward.active(self.home, "prometheus")
         return {
@@ -370,6 +384,36 @@ class KindPlatform:
             "services": services,
             "workloads": ready,
         }
+
+    def logs(self, component: str, lines: int, follow: bool, out: Callable[[str], None]) -> None:
+        """The workload's pods' log through `kubectl logs`."""
+        if component not in layout.FORWARDABLE:
+            raise UsageError(f"unknown workload {component}; choose from {', '.join(layout.FORWARDABLE)}")
+        command = self._kubectl(
+            "logs", f"deployment/{component}", "--all-containers", f"--tail={lines}", namespace=layout.NAMESPACE
+        )
+        if follow:
+            proc.follow([*command, "-f"])
+            return
+        result = self.runner.run(command)
+        if not result.ok:
+            raise FlightctlError(f"kubectl logs failed: {(result.stderr or result.stdout).strip()[:300]}")
+        out(result.stdout)
+
+    def service_url(self, service: str) -> str:
+        return endpoints.service_url(self.home, service)
+
+    def api_token(self) -> tuple[str, str] | None:
+        token = endpoints.api_token(self.home)
+        return (token, "the kind cluster's secret") if token else None
+
+    def certificate(self) -> Path | None:
+        return endpoints.certificate(self.home)
+
+    def component_versions(self) -> dict[str, dict[str, Any]]:
+        from flightctl.versions import cluster_components
+
+        return cluster_components()
 
 
 def _reason(result: Completed) -> str:

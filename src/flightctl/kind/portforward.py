@@ -2,21 +2,20 @@
 tracked by process id in $FLIGHTCTL_HOME/kind/port-forwards/<service>.json.
 
 A record is trusted only while its process is alive and its command line still matches
-(flightctl.local.proc), so a stale record or a recycled pid is never used or signalled.
+(flightctl.platform.proc), so a stale record or a recycled pid is never used or signalled.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from flightctl.errors import FlightctlError, PrerequisiteMissing, UsageError
 from flightctl.kind import layout
 from flightctl.kind.runner import Runner
-from flightctl.local import proc
-from flightctl.local.layout import Home, port_in_use
+from flightctl.platform import proc
+from flightctl.platform.layout import Home, free_port, port_in_use
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,6 @@ def command(service: str, port: int) -> list[str]:
         f"svc/{service}",
         f"{port}:{layout.FORWARDABLE[service]}",
     ]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def active(home: Home, service: str) -> Forward | None:

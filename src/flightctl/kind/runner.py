@@ -32,7 +32,7 @@ class Completed:
 @dataclass(frozen=True)
 class Started:
     """A long-running process started in its own session; ``match`` is a part of its command
-    line, so that a recycled pid is never mistaken for it (flightctl.local.proc.alive)."""
+    line, so that a recycled pid is never mistaken for it (flightctl.platform.proc.alive)."""
 
     pid: int
     match: str

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flightctl import deploy
 from flightctl.errors import FlightctlError, PrerequisiteMissing
-from flightctl.local.layout import Home, State
+from flightctl.platform.layout import Home, State
 
 
 def kafka_version() -> str:

@@ -9,14 +9,9 @@ from pathlib import Path
 
 from flightctl import deploy
 from flightctl.errors import PrerequisiteMissing
-from flightctl.local.layout import Home, State
+from flightctl.platform.layout import GATEWAY_PREFIXES, Home, State
 
-PREFIXES = {
-    "user-manager": "user-manager",
-    "data-collector": "data-collector",
-    "sla-detector": "sla-breach-detector",
-    "notifier": "alert-notifier",
-}
+PREFIXES = {prefix: service for service, prefix in GATEWAY_PREFIXES.items()}  # path prefix -> service
 MATCH = "nginx: master process"
 
 

@@ -1,5 +1,6 @@
-"""`flightctl up/down/status --local`: bring the whole platform up on this machine, in order,
-wait until every component is healthy, and take it down again by process id."""
+"""`flightctl up/down/status/logs --local`: the whole platform as processes on this machine,
+brought up in order, waited for until every component is healthy, and taken down again by
+process id. One implementation of flightctl.platform.interface.Platform."""
 
 from __future__ import annotations
 
@@ -16,17 +17,25 @@ from typing import Any
 import httpx
 
 from flightctl.errors import FlightctlError, UsageError
-from flightctl.local import certs, kafka, nginx, postgres, proc, prometheus, services
-from flightctl.local.layout import DEFAULT_PORT_BASE, SERVICES, Home, State, port_in_use
+from flightctl.local import kafka, nginx, postgres, prometheus, services
+from flightctl.local.layout import LOG_NAMES
+from flightctl.platform import certs, proc
+from flightctl.platform.interface import LOCAL, LOCAL_UP_TIMEOUT
+from flightctl.platform.layout import DEFAULT_PORT_BASE, GRPC_SERVICES, SERVICES, Home, State, port_in_use
 
 Progress = Callable[[str], None]
 INFRA = ("kafka", "prometheus", "gateway")
+CERT_FILE = ("certs", "gateway.crt")
 
 
 class LocalPlatform:
-    def __init__(self, home: Home, progress: Progress = lambda _m: None) -> None:
+    name = LOCAL
+    required_tools = frozenset({"java", "maven", "initdb", "pg_ctl", "prometheus", "nginx", "ports"})
+
+    def __init__(self, home: Home, progress: Progress = lambda _m: None, *, dry_run: bool = False) -> None:
         self.home = home
         self.progress = progress
+        self.dry_run = dry_run  # refused: a dry run is the cluster's (it prints kubectl commands)
         self._started: list[str] = []  # what the current `up` started (stopped again on Ctrl-C)
 
     # -- state ------------------------------------------------------------------------------
@@ -61,11 +70,17 @@ class LocalPlatform:
         environ: Mapping[str, str],
         cwd: Path,
         port_base: int | None = None,
-        timeout: float = 180.0,
+        timeout: float | None = None,
+        *,
+        multi_node: bool = False,
+        ingress: bool = True,
     ) -> dict[str, Any]:
-        """Start what is not running, in order, and wait until all is healthy. Ctrl-C stops
-        what this call had started (what was running before stays), so no half-started
-        platform is left behind."""
+        """Start what is not running, in order, and wait until all is healthy (``timeout``
+        seconds, default 180). Ctrl-C stops what this call had started (what was running before
+        stays), so no half-started platform is left behind."""
+        if self.dry_run or multi_node or not ingress:
+            raise UsageError("--dry-run, --multi-node and --no-ingress apply to the kind cluster only")
+        timeout = timeout or LOCAL_UP_TIMEOUT
         self._started = []
         postgres_was_running = postgres.running(self.home)
         try:
@@ -196,9 +211,12 @@ class LocalPlatform:
             self._failed("prometheus", "is not listening")
 
     # -- down -------------------------------------------------------------------------------
-    def down(self, purge: bool = False, only: Sequence[str] = ()) -> list[str]:
-        if only:
-            return self._stop_components(only)
+    def down(self, purge: bool = False, components: Sequence[str] = ()) -> list[str]:
+        """Stop every process by pid (data kept unless ``purge``), or only ``components``."""
+        if self.dry_run:
+            raise UsageError("--dry-run applies to the kind cluster only")
+        if components:
+            return self._stop_components(components)
         stopped = []
         for name in ("gateway", *reversed(SERVICES)):
             if proc.stop(self.home.run, name, sig=signal.SIGQUIT if name == "gateway" else signal.SIGTERM):
@@ -236,12 +254,15 @@ class LocalPlatform:
                 self.progress(f"stopped {name}")
         return stopped
 
-    # -- status -----------------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    # -- status, logs, endpoints -------------------------------------------------------------
+    def _existing_state(self) -> State:
         state = self.home.load_state()
         if state is None:
             raise FlightctlError(f"no local platform in {self.home.root}; start it with `flightctl up --local`")
-        ports = state.ports
+        return state
+
+    def status(self) -> dict[str, Any]:
+        ports = self._existing_state().ports
         with httpx.Client(timeout=2.0) as client, ThreadPoolExecutor(max_workers=5) as pool:
             health = dict(zip(SERVICES, pool.map(lambda s: _healthy(client, ports.http(s)), SERVICES), strict=True))
         return {
@@ -257,7 +278,7 @@ class LocalPlatform:
                     "url": f"http://127.0.0.1:{ports.http(s)}",
                     "healthy": health[s],
                     "running": proc.find(self.home.run, s) is not None,
-                    **({"grpc": f"127.0.0.1:{ports.grpc(s)}"} if s in ("user-manager", "data-collector") else {}),
+                    **({"grpc": f"127.0.0.1:{ports.grpc(s)}"} if s in GRPC_SERVICES else {}),
                 }
                 for s in SERVICES
             },
@@ -266,6 +287,33 @@ class LocalPlatform:
                 **{name: proc.find(self.home.run, name) is not None for name in INFRA},
             },
         }
+
+    def logs(self, component: str, lines: int, follow: bool, out: Callable[[str], None]) -> None:
+        if component not in LOG_NAMES:
+            raise UsageError(f"unknown component {component}; choose from {', '.join(LOG_NAMES)}")
+        path = self.home.log_file(LOG_NAMES[component])
+        if not path.exists():
+            raise FlightctlError(f"no log for {component} yet in {self.home.logs}; is the platform up?")
+        if follow:
+            proc.follow(["tail", "-n", str(lines), "-F", str(path)])
+        else:
+            out(proc.tail(path, lines) + "\n")
+
+    def service_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self._existing_state().ports.http(service)}"
+
+    def api_token(self) -> tuple[str, str] | None:
+        state = self.home.load_state()
+        return (state.api_token, "state.json") if state is not None else None
+
+    def certificate(self) -> Path | None:
+        path = self.home.path(*CERT_FILE)
+        return path if path.is_file() else None
+
+    def component_versions(self) -> dict[str, dict[str, Any]]:
+        from flightctl.versions import local_components
+
+        return local_components()
 
 
 def _healthy(client: httpx.Client, port: int) -> bool:

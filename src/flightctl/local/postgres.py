@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from flightctl.errors import FlightctlError, PrerequisiteMissing
-from flightctl.local.layout import Home, State
+from flightctl.platform.layout import Home, State
 
 DATABASES = {
     "user-manager": "user_manager",
@@ -124,7 +124,7 @@ def running(home: Home) -> bool:
         pid = int(pid_file.read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
         return False
-    from flightctl.local.proc import alive
+    from flightctl.platform.proc import alive
 
     return alive(pid, "postgres")
 

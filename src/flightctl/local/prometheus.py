@@ -5,10 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import yaml
-
 from flightctl.errors import PrerequisiteMissing
-from flightctl.local.layout import SERVICES, Home, State
+from flightctl.platform.layout import SERVICES, Home, State
 
 SCRAPE_INTERVAL = "5s"
 
@@ -21,6 +19,8 @@ def binary() -> str:
 
 
 def write_config(home: Home, state: State) -> Path:
+    import yaml
+
     directory = home.path("prometheus")
     directory.mkdir(parents=True, exist_ok=True)
     config = {

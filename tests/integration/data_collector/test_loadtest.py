@@ -1,39 +1,22 @@
-"""`flightctl loadtest` against the platform's data-collector, through CliRunner on a fresh Typer
-app holding only a root callback (the context object, as main.py builds it) and the command."""
+"""`flightctl loadtest` against the platform's data-collector, through the real CLI (CliRunner)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from sqlalchemy import Engine
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from flightctl.cli import loadtest
-from flightctl.cli.context import Context
-from flightctl.local.layout import Home
 from tests.conftest import Platform
+from tests.integration.cli.conftest import invoke as invoke_cli
 from tests.integration.data_collector.conftest import flight_row, insert_flights, now
 
 
 def invoke(platform: Platform, *args: str) -> Result:
-    app = typer.Typer()
-    contexts: list[Context] = []
-
-    @app.callback()
-    def root(ctx: typer.Context, output: Annotated[str, typer.Option("-o", "--output")] = "table") -> None:
-        ctx.obj = Context(home=Home(platform.home), output=output)
-        contexts.append(ctx.obj)
-
-    loadtest.register(app)
-    try:
-        return CliRunner().invoke(app, list(args))
-    finally:
-        for context in contexts:
-            context.close()
+    return invoke_cli(platform.env, *args)
 
 
 def test_loadtest_reports_throughput_and_latency(

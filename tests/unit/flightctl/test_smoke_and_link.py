@@ -96,17 +96,14 @@ class Services:
         return httpx.Response(200, json=[d for d in self.deliveries if d["user_email"] == email])
 
 
-def context_for(tmp_path: Path, handlers: dict[str, Any]) -> Context:
-    obj = Context(Home(tmp_path))
-    for service, handler in handlers.items():
-        obj._clients[service] = ServiceClient(
-            service,
-            f"http://127.0.0.1:1/{service}",
-            "t",
-            backoff=(),
-            transport=httpx.MockTransport(handler),
-        )
-    return obj
+def context_for(tmp_path: Path, handlers: dict[str, Any], base: str = "http://127.0.0.1:1/{service}") -> Context:
+    """A context whose services are the in-memory ``handlers`` (one per service name)."""
+
+    def connect(service: str) -> ServiceClient:
+        transport = httpx.MockTransport(handlers[service])
+        return ServiceClient(service, base.format(service=service), "t", backoff=(), transport=transport)
+
+    return Context(Home(tmp_path), connect=connect)
 
 
 def run_smoke(tmp_path: Path, services: Services) -> tuple[Smoke, list[Any]]:
@@ -148,13 +145,8 @@ def test_a_stopped_notifier_fails_the_first_step_and_still_cleans_up(tmp_path: P
 
 def test_no_delivery_within_the_timeout_names_the_step(tmp_path: Path) -> None:
     services = Services(2)
-    obj = context_for(tmp_path, {s: services.handler(s) for s in ("user-manager", "data-collector")})
-    obj._clients["alert-notifier"] = ServiceClient(
-        "alert-notifier",
-        "http://127.0.0.1:1",
-        "t",
-        transport=httpx.MockTransport(lambda r: httpx.Response(200, json=[])),
-    )
+    handlers = {s: services.handler(s) for s in ("user-manager", "data-collector")}
+    obj = context_for(tmp_path, {**handlers, "alert-notifier": lambda r: httpx.Response(200, json=[])})
     clock = FakeClock(0.0)
     steps = Smoke(obj, "LIRF", 3, "9001", clock=clock, sleep=clock.sleep).run()
     failed = [s for s in steps if s.result == FAIL]

@@ -1,16 +1,15 @@
 """The kind commands through the real CLI (typer's CliRunner), with the RecordingRunner
-behind them."""
+behind them (handed to the CLI as its Dependencies)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from flightctl import deploy
-from flightctl.cli import platform as cli_platform
+from flightctl.cli.context import Dependencies
 from flightctl.cli.main import app, hoist_global_options
 from flightctl.kind.runner import Completed, RecordingRunner
 from flightctl.local.layout import SERVICES
@@ -18,9 +17,11 @@ from flightctl.local.layout import SERVICES
 DEPLOY = deploy.root()
 
 
-def invoke(home: Path, *args: str) -> tuple[int, str, str]:
-    """Exit code, stdout, stderr, as `flightctl` gives them (global options hoisted)."""
-    result = CliRunner().invoke(app, hoist_global_options(["--home", str(home), *args]))
+def invoke(home: Path, *args: str, runner: RecordingRunner | None = None) -> tuple[int, str, str]:
+    """Exit code, stdout, stderr, as `flightctl` gives them (global options hoisted), with
+    ``runner`` running docker, kind and kubectl."""
+    argv = hoist_global_options(["--home", str(home), *args])
+    result = CliRunner().invoke(app, argv, obj=Dependencies(runner=runner or RecordingRunner()))
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr
@@ -31,16 +32,9 @@ def error_line(stderr: str) -> str:
     return line.removeprefix("error: ")
 
 
-@pytest.fixture
-def use_runner(monkeypatch: pytest.MonkeyPatch, runner: RecordingRunner) -> RecordingRunner:
-    monkeypatch.setattr(cli_platform, "_kind_runner", lambda: runner)
-    return runner
-
-
-def test_up_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_up_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     runner = RecordingRunner(programs=set())  # not even installed: a dry run still plans
-    monkeypatch.setattr(cli_platform, "_kind_runner", lambda: runner)
-    code, out, err = invoke(tmp_path / "home", "up", "--dry-run", "--multi-node")
+    code, out, err = invoke(tmp_path / "home", "up", "--dry-run", "--multi-node", runner=runner)
     assert code == 0, err
     assert runner.calls == []
     assert not (tmp_path / "home").exists()
@@ -61,29 +55,28 @@ def test_up_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path, monkeypatch
     assert "missing prerequisites docker, kind, kubectl" in err, "the plan says what is missing"
 
 
-def test_up_with_missing_kind_exits_5_with_an_install_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_up_with_missing_kind_exits_5_with_an_install_hint(tmp_path: Path) -> None:
     runner = RecordingRunner(programs={"docker", "kubectl"})
-    monkeypatch.setattr(cli_platform, "_kind_runner", lambda: runner)
-    code, _out, err = invoke(tmp_path / "home", "up", "--kind")
+    code, _out, err = invoke(tmp_path / "home", "up", "--kind", runner=runner)
     assert code == 5
     message = error_line(err)
     assert "kind" in message and "install kind" in message
     assert runner.calls == []
 
 
-def test_context_kind_selects_the_cluster(tmp_path: Path, use_runner: RecordingRunner) -> None:
-    use_runner.script[("kind", "get", "clusters")] = Completed(0, "flightctl\n")
-    code, _out, err = invoke(tmp_path / "home", "--context", "kind", "down")
+def test_context_kind_selects_the_cluster(tmp_path: Path, runner: RecordingRunner) -> None:
+    runner.script[("kind", "get", "clusters")] = Completed(0, "flightctl\n")
+    code, _out, err = invoke(tmp_path / "home", "--context", "kind", "down", runner=runner)
     assert code == 0, err
-    assert use_runner.commands() == ["kind get clusters", "kind delete cluster --name flightctl"]
+    assert runner.commands() == ["kind get clusters", "kind delete cluster --name flightctl"]
     assert "stopped: kind cluster flightctl" in err
 
 
-def test_a_failed_rollout_exits_1_naming_workload_and_reason(tmp_path: Path, use_runner: RecordingRunner) -> None:
-    use_runner.script[("kubectl", "--context", "kind-flightctl", "-n", "flightctl", "rollout", "status")] = Completed(
+def test_a_failed_rollout_exits_1_naming_workload_and_reason(tmp_path: Path, runner: RecordingRunner) -> None:
+    runner.script[("kubectl", "--context", "kind-flightctl", "-n", "flightctl", "rollout", "status")] = Completed(
         1, "", "timed out"
     )
-    use_runner.script[("kubectl", "--context", "kind-flightctl", "-n", "flightctl", "get", "pods")] = Completed(
+    runner.script[("kubectl", "--context", "kind-flightctl", "-n", "flightctl", "get", "pods")] = Completed(
         0,
         json.dumps(
             {
@@ -108,31 +101,31 @@ def test_a_failed_rollout_exits_1_naming_workload_and_reason(tmp_path: Path, use
             }
         ),
     )
-    code, _out, err = invoke(tmp_path / "home", "up", "--kind", "--no-ingress", "--timeout", "5")
+    code, _out, err = invoke(tmp_path / "home", "up", "--kind", "--no-ingress", "--timeout", "5", runner=runner)
     assert code == 1
     message = error_line(err)
     assert message.startswith("statefulset/postgres did not become ready within 5s")
     assert 'CreateContainerConfigError (secret "flightctl-secrets" not found)' in message
 
 
-def test_port_forward_start_list_stop(tmp_path: Path, use_runner: RecordingRunner) -> None:
+def test_port_forward_start_list_stop(tmp_path: Path, runner: RecordingRunner) -> None:
     home = tmp_path / "home"
-    code, out, err = invoke(home, "port-forward", "start", "data-collector", "-o", "json")
+    code, out, err = invoke(home, "port-forward", "start", "data-collector", "-o", "json", runner=runner)
     assert code == 0, err
     started = json.loads(out)
     assert started["service"] == "data-collector"
     assert started["url"] == f"http://127.0.0.1:{started['port']}"
-    (process,) = use_runner.started
+    (process,) = runner.started
     assert started["pid"] == process.pid
 
-    code, out, _err = invoke(home, "port-forward", "list", "-o", "json")
+    code, out, _err = invoke(home, "port-forward", "list", "-o", "json", runner=runner)
     assert code == 0
     assert json.loads(out) == [started]
 
-    code, _out, err = invoke(home, "port-forward", "stop")
+    code, _out, err = invoke(home, "port-forward", "stop", runner=runner)
     assert code == 0
     assert "stopped: data-collector" in err
-    code, out, _err = invoke(home, "port-forward", "list", "-o", "json")
+    code, out, _err = invoke(home, "port-forward", "list", "-o", "json", runner=runner)
     assert json.loads(out) == []
 
 
@@ -142,51 +135,51 @@ def test_dry_run_is_for_the_cluster_only(tmp_path: Path) -> None:
     assert "kind cluster only" in error_line(err)
 
 
-def test_plain_up_means_kind_unless_a_context_was_chosen(tmp_path: Path, use_runner: RecordingRunner) -> None:
+def test_plain_up_means_kind_unless_a_context_was_chosen(tmp_path: Path, runner: RecordingRunner) -> None:
     # SPEC section 2: `flightctl up` creates the Kind cluster; here kind is missing: exit 5.
-    use_runner.programs.discard("kind")
-    code, _out, err = invoke(tmp_path / "home", "up")
+    runner.programs.discard("kind")
+    code, _out, err = invoke(tmp_path / "home", "up", runner=runner)
     assert code == 5 and "install kind" in error_line(err)
 
     # A context chosen with `flightctl context use` (or --context) is respected.
     home = tmp_path / "chosen"
-    assert invoke(home, "context", "use", "local")[0] == 0
-    code, _out, err = invoke(home, "up", "--multi-node")
+    assert invoke(home, "context", "use", "local", runner=runner)[0] == 0
+    code, _out, err = invoke(home, "up", "--multi-node", runner=runner)
     assert code == 5, "--multi-node still means the cluster"
-    code, _out, err = invoke(home, "down")
+    code, _out, err = invoke(home, "down", runner=runner)
     assert code == 0 and "nothing was running" in err  # the local platform, not the cluster
-    assert use_runner.commands() == []
+    assert runner.commands() == []
 
 
-def test_plain_down_stops_the_platform_this_home_has(tmp_path: Path, use_runner: RecordingRunner) -> None:
+def test_plain_down_stops_the_platform_this_home_has(tmp_path: Path, runner: RecordingRunner) -> None:
     from flightctl.local.layout import Home, State
 
-    use_runner.script[("kind", "get", "clusters")] = Completed(0, "")
-    code, _out, err = invoke(tmp_path / "none", "down")
-    assert code == 0 and use_runner.commands() == ["kind get clusters"]  # no local platform: the cluster
+    runner.script[("kind", "get", "clusters")] = Completed(0, "")
+    code, _out, err = invoke(tmp_path / "none", "down", runner=runner)
+    assert code == 0 and runner.commands() == ["kind get clusters"]  # no local platform: the cluster
 
     home = Home(tmp_path / "local")
     home.root.mkdir()
     home.save_state(State(port_base=29400, api_token="t", postgres_password="p", kafka_cluster_id="c"))
-    code, _out, err = invoke(home.root, "down")
+    code, _out, err = invoke(home.root, "down", runner=runner)
     assert code == 0 and "nothing was running" in err
-    assert use_runner.commands() == ["kind get clusters"]  # unchanged: the local platform was chosen
+    assert runner.commands() == ["kind get clusters"]  # unchanged: the local platform was chosen
 
-    use_runner.programs.discard("kind")  # no local platform and no kind: nothing to stop, no error
-    code, _out, err = invoke(tmp_path / "none", "down")
+    runner.programs.discard("kind")  # no local platform and no kind: nothing to stop, no error
+    code, _out, err = invoke(tmp_path / "none", "down", runner=runner)
     assert code == 0 and "nothing was running" in err
 
 
-def test_logs_in_the_kind_context_come_from_kubectl(tmp_path: Path, use_runner: RecordingRunner) -> None:
+def test_logs_in_the_kind_context_come_from_kubectl(tmp_path: Path, runner: RecordingRunner) -> None:
     command = (*["kubectl", "--context", "kind-flightctl", "-n", "flightctl", "logs", "deployment/alert-system"],)
-    use_runner.script[command] = Completed(0, "line 1\nline 2\n")
-    code, out, err = invoke(tmp_path / "home", "--context", "kind", "logs", "alert-system", "-n", "2")
+    runner.script[command] = Completed(0, "line 1\nline 2\n")
+    code, out, err = invoke(tmp_path / "home", "--context", "kind", "logs", "alert-system", "-n", "2", runner=runner)
     assert code == 0, err
     assert out == "line 1\nline 2\n"
-    assert use_runner.commands() == [" ".join(command) + " --all-containers --tail=2"]
+    assert runner.commands() == [" ".join(command) + " --all-containers --tail=2"]
 
-    use_runner.script[command] = Completed(1, "", 'error: deployments.apps "alert-system" not found')
-    code, _out, err = invoke(tmp_path / "home", "--context", "kind", "logs", "alert-system")
+    runner.script[command] = Completed(1, "", 'error: deployments.apps "alert-system" not found')
+    code, _out, err = invoke(tmp_path / "home", "--context", "kind", "logs", "alert-system", runner=runner)
     assert code == 1 and 'kubectl logs failed: error: deployments.apps "alert-system" not found' in err
-    code, _out, err = invoke(tmp_path / "home", "--context", "kind", "logs", "postgres")
+    code, _out, err = invoke(tmp_path / "home", "--context", "kind", "logs", "postgres", runner=runner)
     assert code == 2 and "unknown workload postgres" in err

@@ -1,0 +1,73 @@
+"""data-collector: interests (airports a user watches, with thresholds), stored flights, and
+collection cycles."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from flightctl.clients.base import ServiceApi
+
+
+class _Unchanged:
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Final = _Unchanged()
+"""A threshold `update_interest` leaves as it is (None clears it)."""
+
+
+class DataCollector(ServiceApi):
+    service = "data-collector"
+
+    def add_interest(
+        self, email: str, airport: str, *, high: int | None = None, low: int | None = None, key: str | None = None
+    ) -> Any:
+        body = {"email": email, "airport_code": airport, "high_value": high, "low_value": low}
+        return self._change("POST", "/interests", body, key)
+
+    def update_interest(
+        self,
+        email: str,
+        airport: str,
+        *,
+        high: int | _Unchanged | None = UNCHANGED,
+        low: int | _Unchanged | None = UNCHANGED,
+        key: str | None = None,
+    ) -> Any:
+        """Change the thresholds given (a number sets one, None clears it)."""
+        body: dict[str, Any] = {"email": email, "airport_code": airport}
+        for name, value in (("high_value", high), ("low_value", low)):
+            if value is not UNCHANGED:
+                body[name] = value
+        return self._change("PUT", "/interests", body, key)
+
+    def remove_interest(self, email: str, airport: str, *, key: str | None = None) -> Any:
+        return self._change("DELETE", "/interests", {"email": email, "airport_code": airport}, key)
+
+    def interests(self, email: str) -> Any:
+        return self.http.get(f"/interests/{email}")
+
+    def flights(self, airport: str, *, kind: str | None = None, limit: int = 20, offset: int = 0) -> Any:
+        """Stored flights of an airport, newest first (``kind``: arrivals or departures)."""
+        return self.http.get(f"/flights/{airport}", type=kind, limit=limit, offset=offset)
+
+    def average(self, airport: str, days: int) -> Any:
+        return self.http.get(f"/flights/average/{airport}", days=days)
+
+    def last(self, airport: str) -> Any:
+        return self.http.get(f"/flights/last/{airport}")
+
+    def collect(self, *, key: str | None = None) -> Any:
+        """One collection cycle now; its summary per airport (HTTP 409 while one runs)."""
+        return self._change("POST", "/collect", None, key)
+
+    @staticmethod
+    def read_requests(airport: str, days: int) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The read endpoints of one airport as (path, query) by name, for a load generator
+        with connections of its own (`flightctl loadtest`)."""
+        return {
+            "list": (f"/flights/{airport}", {"limit": 100}),
+            "average": (f"/flights/average/{airport}", {"days": days}),
+            "last": (f"/flights/last/{airport}", {}),
+        }

@@ -1,0 +1,43 @@
+"""user-manager: users, their Telegram chats and the one-time codes that link a chat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flightctl.clients.base import ServiceApi
+
+
+class UserManager(ServiceApi):
+    service = "user-manager"
+
+    def create(
+        self,
+        email: str,
+        first_name: str,
+        last_name: str,
+        *,
+        tax_code: str | None = None,
+        iban: str | None = None,
+        key: str | None = None,
+    ) -> Any:
+        body: dict[str, Any] = {"email": email, "first_name": first_name, "last_name": last_name}
+        body.update({name: value for name, value in {"tax_code": tax_code, "iban": iban}.items() if value})
+        return self._change("POST", "/users", body, key)
+
+    def list(self) -> Any:
+        """Every user, tax code and IBAN masked by the service."""
+        return self.http.get("/users")
+
+    def get(self, email: str) -> Any:
+        return self.http.get(f"/users/{email}")
+
+    def delete(self, email: str, *, key: str | None = None) -> Any:
+        """The user and (through the outbox) their interests."""
+        return self._change("DELETE", f"/users/{email}", None, key)
+
+    def set_telegram_chat(self, email: str, chat_id: str, *, key: str | None = None) -> Any:
+        return self._change("POST", "/users/telegram", {"email": email, "telegram_chat_id": chat_id}, key)
+
+    def telegram_link_code(self, email: str, *, key: str | None = None) -> Any:
+        """A one-time code the user sends to the bot (`/start CODE`) to link their chat."""
+        return self._change("POST", "/users/telegram/link", {"email": email}, key)
