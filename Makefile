@@ -21,6 +21,7 @@ lint:
 	$(VENV)/ruff format --check .
 	$(VENV)/python scripts/gen_protos.py --check
 	$(VENV)/python scripts/gen_config_doc.py --check
+	$(VENV)/python scripts/gen_cli_doc.py --check
 
 typecheck:
 	$(VENV)/mypy src
@@ -36,6 +37,7 @@ protos:
 
 docs:
 	$(VENV)/python scripts/gen_config_doc.py
+	$(VENV)/python scripts/gen_cli_doc.py
 
 lock:
 	$(VENV)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock

@@ -32,8 +32,9 @@ import httpx  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
-from flightctl.local import postgres, proc  # noqa: E402
-from flightctl.local.layout import Home  # noqa: E402
+from flightctl.local import postgres  # noqa: E402
+from flightctl.platform import proc  # noqa: E402
+from flightctl.platform.layout import Home  # noqa: E402
 from flightctl.services.data_collector import service  # noqa: E402
 
 # ~50 real airports; the weight is roughly their relative traffic.

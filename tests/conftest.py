@@ -71,7 +71,7 @@ class Platform:
     def database_url(self, service: str) -> str:
         """The SQLAlchemy URL of a service's own database in this platform's PostgreSQL."""
         from flightctl.local import postgres
-        from flightctl.local.layout import Home
+        from flightctl.platform.layout import Home
 
         state = Home(self.home).load_state()
         assert state is not None, "the platform has no state file"
@@ -136,13 +136,13 @@ def platform(opensky: FakeOpenSky, telegram: FakeTelegram) -> Iterator[Platform]
     finally:
         down = run_flightctl(env, "down", "--local", "--purge", check=False)
         if down.returncode != 0:  # still stop everything, in-process, so that no process outlives the session
-            from flightctl.local.layout import Home
             from flightctl.local.platform import LocalPlatform
+            from flightctl.platform.layout import Home
 
             LocalPlatform(Home(home)).down(purge=True)
         shutil.rmtree(home, ignore_errors=True)
     # `down` stops exactly what `up` started: no process left, no port held.
-    from flightctl.local.layout import Ports, port_in_use
+    from flightctl.platform.layout import Ports, port_in_use
 
     held = [f"{name}:{port}" for name, port in Ports(TEST_PORT_BASE).all().items() if port_in_use(port)]
     assert down.returncode == 0, down.stderr

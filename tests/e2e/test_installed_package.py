@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from flightctl.local.layout import Ports, port_in_use
+from flightctl.platform.layout import Ports, port_in_use
 from tests.conftest import OPENSKY_ID, OPENSKY_SECRET, ROOT, TEST_PORT_BASE
 from tests.fakes.opensky import FakeOpenSky
 from tests.fakes.telegram import FakeTelegram

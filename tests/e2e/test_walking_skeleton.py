@@ -10,7 +10,7 @@ import uuid
 
 import httpx
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from tests.conftest import Platform
 from tests.fakes.opensky import make_flight
 

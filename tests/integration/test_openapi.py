@@ -26,8 +26,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from flightctl.local import services as local_services
-from flightctl.local.layout import MODULES, SERVICES, Home
-from flightctl.local.proc import wait_until
+from flightctl.platform.layout import MODULES, SERVICES, Home
+from flightctl.platform.proc import wait_until
 from flightctl.services.common import openapi
 from flightctl.services.common.runtime import OnStop
 from tests.conftest import Platform

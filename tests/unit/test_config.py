@@ -16,7 +16,7 @@ from flightctl import config, deploy
 from flightctl.config import SETTINGS, SetBy, catalogue
 from flightctl.kind import secrets
 from flightctl.local import services
-from flightctl.local.layout import SERVICES, Home, State
+from flightctl.platform.layout import SERVICES, Home, State
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +91,6 @@ def test_configuration_takes_the_environment_over_dotenv_and_only_operator_varia
         "COLLECT_INTERVAL_SECONDS": "120",
         "LOG_LEVEL": "DEBUG",
     }
-    assert services.configuration is config.configuration and services.read_dotenv is config.read_dotenv
 
 
 def _state() -> State:

@@ -90,8 +90,8 @@ def idempotency_ttl(environ: Mapping[str, str], cwd: Path) -> float:
     """user-manager's IDEMPOTENCY_TTL_SECONDS as the platform is configured (the environment,
     else ./.env, as `up` passes it on), else its default: how long the journal may keep
     personal data for a replay."""
+    from flightctl.config import configuration
     from flightctl.journal import DEFAULT_TTL
-    from flightctl.local.services import configuration
 
     raw = configuration(environ, cwd).get(IDEMPOTENCY_TTL_SECONDS, "")
     try:

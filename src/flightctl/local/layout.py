@@ -1,17 +1,9 @@
-"""The local platform's layout: the shared one (flightctl.platform.layout, re-exported here for
-the imports that name this module) and the log file each `flightctl logs NAME` shows."""
+"""The log file each `flightctl logs NAME` shows in local mode (the shared layout, Home, ports and
+the service list, is flightctl.platform.layout)."""
 
 from __future__ import annotations
 
-from flightctl.platform.layout import (
-    DEFAULT_PORT_BASE,
-    MODULES,
-    SERVICES,
-    Home,
-    Ports,
-    State,
-    port_in_use,
-)
+from flightctl.platform.layout import SERVICES
 
 # `flightctl logs NAME`: the file under $FLIGHTCTL_HOME/logs/ (NAME.log) each name shows.
 LOG_NAMES = {
@@ -22,5 +14,3 @@ LOG_NAMES = {
     "gateway": "nginx-error",
     "gateway-access": "nginx-access",
 }
-
-__all__ = ["DEFAULT_PORT_BASE", "LOG_NAMES", "MODULES", "SERVICES", "Home", "Ports", "State", "port_in_use"]

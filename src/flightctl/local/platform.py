@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from flightctl.config import configuration
 from flightctl.errors import FlightctlError, UsageError
 from flightctl.local import kafka, nginx, postgres, prometheus, services
 from flightctl.local.layout import LOG_NAMES
@@ -100,7 +101,7 @@ class LocalPlatform:
         self.home.logs.mkdir(parents=True, exist_ok=True)
         state = self.state(port_base, environ.get("API_TOKEN") or None)
         self._check_ports(state)
-        config = services.configuration(environ, cwd)
+        config = configuration(environ, cwd)
 
         started = time.monotonic()
         self.progress("certificates")

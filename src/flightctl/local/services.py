@@ -14,9 +14,8 @@ from importlib import resources
 from pathlib import Path
 
 from flightctl import config as catalogue
-from flightctl.config import configuration, read_dotenv
 from flightctl.local import postgres
-from flightctl.local.layout import MODULES, SERVICES, Home, State
+from flightctl.platform.layout import MODULES, Home, State
 
 
 def sla_config_path(home: Home) -> Path:
@@ -35,7 +34,7 @@ def ensure_sla_config(home: Home) -> Path:
 
 def environment(service: str, home: Home, state: State, config: Mapping[str, str]) -> dict[str, str]:
     """``service``'s environment: the variables flightctl fills for it, and those of the
-    operator's settings in ``config`` (see :func:`configuration`) that it reads."""
+    operator's settings in ``config`` (see :func:`flightctl.config.configuration`) that it reads."""
     ports = state.ports
     filled: dict[str, Callable[[], str]] = {
         "HTTP_HOST": lambda: "127.0.0.1",
@@ -74,4 +73,4 @@ def fingerprint(env: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(sorted(env.items())).encode()).hexdigest()[:16]
 
 
-__all__ = ["SERVICES", "command", "configuration", "environment", "fingerprint", "read_dotenv"]
+__all__ = ["command", "environment", "fingerprint"]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from flightctl.services.alert_notifier.store import SqlUpdateOffset
 from flightctl.services.common import db
 from flightctl.services.common.locks import AdvisoryLock

@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from tests.conftest import Platform
 from tests.integration.cli.conftest import Cli
 

@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, create_engine, text
 
 from flightctl.local import postgres
-from flightctl.local.layout import Home
-from flightctl.local.proc import wait_until
+from flightctl.platform.layout import Home
+from flightctl.platform.proc import wait_until
 from tests.conftest import Platform
 
 # Codes other test modules use by name; the per-test airports never collide with them.

@@ -15,9 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flightctl.config import configuration
 from flightctl.local import services
-from flightctl.local.layout import Home
-from flightctl.local.proc import wait_until
+from flightctl.platform.layout import Home
+from flightctl.platform.proc import wait_until
 from tests.conftest import ROOT, Platform
 from tests.fakes.opensky import Fault
 from tests.integration.data_collector.conftest import create_user
@@ -34,9 +35,7 @@ def second_collector(platform: Platform) -> Iterator[httpx.Client]:
     home = Home(platform.home)
     state = home.load_state()
     assert state is not None
-    env = services.environment(
-        "data-collector", home, state, services.configuration(platform.env, Path(tempfile.gettempdir()))
-    )
+    env = services.environment("data-collector", home, state, configuration(platform.env, Path(tempfile.gettempdir())))
     port = free_port()
     env.update(HTTP_PORT=str(port), GRPC_PORT=str(free_port()))
     log = home.log_file("data-collector-second")

@@ -18,9 +18,10 @@ import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
+from flightctl.config import configuration
 from flightctl.local import services
-from flightctl.local.layout import Home
-from flightctl.local.proc import wait_until
+from flightctl.platform.layout import Home
+from flightctl.platform.proc import wait_until
 from flightctl.services.common.kafka import encode
 from tests.conftest import ROOT, TEST_PORT_BASE, Platform
 from tests.fakes.telegram import SentMessage
@@ -139,7 +140,7 @@ def service_env(platform: Platform, service: str, port: int, **extra: str) -> di
     home = Home(platform.home)
     state = home.load_state()
     assert state is not None
-    config = services.configuration(platform.env, ROOT)
+    config = configuration(platform.env, ROOT)
     env = services.environment(service, home, state, config)
     env.update({"HTTP_PORT": str(port), **extra})
     return env

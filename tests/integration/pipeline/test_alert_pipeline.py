@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from flightctl.services.common.kafka import SLA_BREACH, TO_ALERT_SYSTEM, TO_NOTIFIER, encode
 from tests.conftest import Platform
 from tests.fakes.telegram import Fault

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from flightctl.services.common.kafka import TO_ALERT_SYSTEM, TO_NOTIFIER
 from tests.conftest import Platform
 from tests.integration.pipeline.helpers import EXTRA_PORTS, Kafka, healthy, metric, new_user, reading, spawned

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from flightctl.services.alert_system.faults import POINTS
 from flightctl.services.common.kafka import TO_ALERT_SYSTEM, TO_NOTIFIER
 from tests.conftest import Platform

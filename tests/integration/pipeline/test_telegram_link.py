@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, update
 
-from flightctl.local.layout import Home
-from flightctl.local.proc import wait_until
+from flightctl.platform.layout import Home
+from flightctl.platform.proc import wait_until
 from flightctl.services.common.pb import user_pb2, user_pb2_grpc
 from flightctl.services.user_manager.linking import code_hash
 from flightctl.services.user_manager.models import TelegramLinkCode

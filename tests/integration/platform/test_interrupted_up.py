@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 from flightctl.local import postgres
-from flightctl.local.layout import Home, Ports, port_in_use
-from flightctl.local.proc import wait_until
+from flightctl.platform.layout import Home, Ports, port_in_use
+from flightctl.platform.proc import wait_until
 from tests.conftest import FLIGHTCTL, TEST_PORT_BASE
 
 PORT_BASE = TEST_PORT_BASE + 50  # beside the session's platform

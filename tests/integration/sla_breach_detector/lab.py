@@ -25,8 +25,8 @@ import httpx
 import yaml
 from kafka import KafkaConsumer, TopicPartition
 
-from flightctl.local.layout import port_in_use
-from flightctl.local.proc import tail, wait_until
+from flightctl.platform.layout import port_in_use
+from flightctl.platform.proc import tail, wait_until
 from flightctl.services.common.kafka import SLA_BREACH
 from tests.conftest import ROOT, TEST_PORT_BASE, Platform
 from tests.fakes.http import Exchange, HttpFake

@@ -19,7 +19,7 @@ from flightctl.cli import sla
 from flightctl.cli.context import Context
 from flightctl.clients.api import ApiError
 from flightctl.errors import UsageError
-from flightctl.local.layout import Home
+from flightctl.platform.layout import Home
 from tests.conftest import Platform
 
 

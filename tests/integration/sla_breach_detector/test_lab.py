@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from tests.integration.sla_breach_detector.lab import BreachReader, Lab
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from flightctl.services.sla_breach_detector.config import DEFAULT_CONFIG_PATH
 from tests.conftest import Platform
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from flightctl.services.common import db
 from flightctl.services.common.errors import Unavailable
 from flightctl.services.user_manager import idempotency

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from tests.conftest import Platform
 
 

@@ -3,9 +3,9 @@ from typer.testing import CliRunner
 
 from flightctl.cli.main import app, hoist_global_options
 from flightctl.cli.output import table
-from flightctl.local.layout import Ports
+from flightctl.config import read_dotenv
 from flightctl.local.nginx import fill
-from flightctl.local.services import read_dotenv
+from flightctl.platform.layout import Ports
 
 
 def test_global_options_are_accepted_after_the_command() -> None:

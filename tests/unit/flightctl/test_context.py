@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 from flightctl.cli.context import Context, resolve_context, save_config, service_url_variable
 from flightctl.cli.main import app, hoist_global_options
 from flightctl.errors import FlightctlError, UsageError
-from flightctl.local.certs import make_self_signed
-from flightctl.local.layout import Home, State
+from flightctl.platform.certs import make_self_signed
+from flightctl.platform.layout import Home, State
 
 CLEAN = {"FLIGHTCTL_CONTEXT": None, "FLIGHTCTL_TOKEN": None, "API_TOKEN": None, "FLIGHTCTL_USER_MANAGER_URL": None}
 

@@ -15,7 +15,7 @@ from flightctl.cli.data import telegram_link
 from flightctl.cli.smoke import FAIL, PASS, SKIP, Smoke, junit
 from flightctl.clients.api import ServiceClient
 from flightctl.errors import FlightctlError
-from flightctl.local.layout import Home
+from flightctl.platform.layout import Home
 from tests.fakes.clock import FakeClock
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flightctl.kind.runner import RecordingRunner
-from flightctl.local.layout import Home
+from flightctl.platform.layout import Home
 
 # Stands in for `kubectl port-forward ... LOCAL:REMOTE`: listens on LOCAL until signalled.
 LISTENER = (

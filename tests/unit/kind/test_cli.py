@@ -12,7 +12,7 @@ from flightctl import deploy
 from flightctl.cli.context import Dependencies
 from flightctl.cli.main import app, hoist_global_options
 from flightctl.kind.runner import Completed, RecordingRunner
-from flightctl.local.layout import SERVICES
+from flightctl.platform.layout import SERVICES
 
 DEPLOY = deploy.root()
 
@@ -152,7 +152,7 @@ def test_plain_up_means_kind_unless_a_context_was_chosen(tmp_path: Path, runner:
 
 
 def test_plain_down_stops_the_platform_this_home_has(tmp_path: Path, runner: RecordingRunner) -> None:
-    from flightctl.local.layout import Home, State
+    from flightctl.platform.layout import Home, State
 
     runner.script[("kind", "get", "clusters")] = Completed(0, "")
     code, _out, err = invoke(tmp_path / "none", "down", runner=runner)

@@ -4,7 +4,7 @@ import pytest
 
 from flightctl.errors import FlightctlError
 from flightctl.kind import endpoints, layout, secrets
-from flightctl.local.layout import Home
+from flightctl.platform.layout import Home
 
 
 @pytest.mark.parametrize(

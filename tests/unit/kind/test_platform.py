@@ -15,7 +15,7 @@ from flightctl.kind import layout
 from flightctl.kind import secrets as secret_values
 from flightctl.kind.platform import KindPlatform
 from flightctl.kind.runner import Completed, RecordingRunner
-from flightctl.local.layout import SERVICES, Home
+from flightctl.platform.layout import SERVICES, Home
 
 DEPLOY = deploy.root()
 KUBECTL = ["kubectl", "--context", "kind-flightctl"]

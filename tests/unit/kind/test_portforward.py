@@ -12,8 +12,8 @@ import pytest
 from flightctl.errors import FlightctlError, UsageError
 from flightctl.kind import endpoints, layout, portforward
 from flightctl.kind.runner import RecordingRunner
-from flightctl.local import proc
-from flightctl.local.layout import Home, port_in_use
+from flightctl.platform import proc
+from flightctl.platform.layout import Home, port_in_use
 
 
 def test_start_records_the_pid_and_waits_for_the_port(home: Home, runner: RecordingRunner) -> None:

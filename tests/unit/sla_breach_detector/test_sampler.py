@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from flightctl.local.proc import wait_until
+from flightctl.platform.proc import wait_until
 from flightctl.services.sla_breach_detector.config import MetricRule, SlaConfig
 from flightctl.services.sla_breach_detector.metrics import SlaMetrics
 from flightctl.services.sla_breach_detector.prometheus import PrometheusError, Sample
