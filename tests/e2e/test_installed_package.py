@@ -135,6 +135,15 @@ def test_installed_flightctl_runs_the_platform_from_an_empty_directory(installed
     command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     assert command[0].decode().startswith(str(installed.venv)), command
 
+    # An upgrade replaces the installed modules: the next `up` restarts the services on them.
+    module = Path(where.strip()).parent / "services" / "user_manager" / "service.py"
+    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 1_000_000_000))
+    again = installed.flightctl("up", "--local", "--timeout", "240", timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "user-manager: its configuration or code changed, restarting" in again.stderr
+    restarted = json.loads((home / "run" / "user-manager.json").read_text())["pid"]
+    assert restarted != pid
+
     version = installed.flightctl("version", "-o", "json")
     assert version.returncode == 0, version.stderr
     versions = json.loads(version.stdout)

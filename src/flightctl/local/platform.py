@@ -129,9 +129,10 @@ class LocalPlatform:
         services.ensure_sla_config(self.home)
 
         self.progress("services: " + ", ".join(SERVICES))
+        code = services.code_identity()
         for service in SERVICES:
             env = services.environment(service, self.home, state, config)
-            self._ensure(service, services.command(service), env, services.fingerprint(env))
+            self._ensure(service, services.command(service), env, services.fingerprint(env, code))
 
         self.progress(f"gateway on https://127.0.0.1:{state.ports.gateway_https}")
         conf = nginx.render(self.home, state, cert, key)
@@ -159,7 +160,7 @@ class LocalPlatform:
         if running is not None:
             if running.fingerprint == fingerprint:
                 return
-            self.progress(f"{name}: configuration changed, restarting")
+            self.progress(f"{name}: its configuration or code changed, restarting")
             proc.stop(self.home.run, name)
         proc.spawn(self.home.run, self.home.log_file(name), name, command, env, fingerprint, match=match)
         self._started.append(name)

@@ -69,8 +69,23 @@ def command(service: str) -> list[str]:
     return [sys.executable, "-m", MODULES[service]]
 
 
-def fingerprint(env: Mapping[str, str]) -> str:
-    return hashlib.sha256(json.dumps(sorted(env.items())).encode()).hexdigest()[:16]
+def code_identity() -> str:
+    """What the services would run if started now: the installed version and every module's
+    name, size and modification time. It changes with `pip install -U` (and with an edit in a
+    checkout), so `up` restarts services that run older code."""
+    import flightctl
+    from flightctl.versions import package_version
+
+    root = Path(flightctl.__file__).resolve().parent
+    files = sorted(root.rglob("*.py"))
+    stamps = [(str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    return hashlib.sha256(json.dumps([package_version(), stamps]).encode()).hexdigest()
+
+
+def fingerprint(env: Mapping[str, str], code: str = "") -> str:
+    """Of a service's environment and the code it runs (:func:`code_identity`): a running
+    service whose fingerprint differs is restarted by `up`."""
+    return hashlib.sha256(json.dumps([sorted(env.items()), code]).encode()).hexdigest()[:16]
 
 
 __all__ = ["command", "environment", "fingerprint"]

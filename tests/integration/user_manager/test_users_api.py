@@ -110,3 +110,13 @@ def test_interest_errors(platform: Platform) -> None:
         gone = {"email": email, "airport_code": "LIRF"}
         assert collector.request("DELETE", "/interests", json=gone).status_code == 200
         assert collector.request("DELETE", "/interests", json=gone).status_code == 404
+
+
+def test_deleting_an_email_too_long_to_exist_is_a_clear_400(platform: Platform) -> None:
+    """Before: a 500 (the outcome could not be stored: the key's path column holds 600 characters)."""
+    email = "a" * 700 + "@example.com"
+    with platform.client("user-manager") as users:
+        deleted = users.delete(f"/users/{email}", headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert deleted.status_code == 400, deleted.text
+        assert deleted.json() == {"error": "the email is longer than 254 characters"}
+        assert users.get("/users").status_code == 200  # nothing broke behind it

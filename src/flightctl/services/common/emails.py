@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 
+MAX_LENGTH = 254
+"""The longest address (RFC 5321's path limit less the brackets); every service stores at most this."""
+
 
 def normalize_email(value: str) -> str:
     """Trimmed, Unicode NFC, lower case: one person, one address, whatever the spelling.

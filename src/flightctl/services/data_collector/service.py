@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from flightctl.services.common.emails import normalize_email
+from flightctl.services.common.emails import MAX_LENGTH, normalize_email
 from flightctl.services.common.errors import Conflict, InvalidInput, NotFound
 from flightctl.services.data_collector.models import Flight, Interest
 
@@ -46,7 +46,7 @@ def airport_code(value: Any, airports: Mapping[str, Any]) -> str:
 
 
 def email(value: Any) -> str:
-    if not isinstance(value, str) or "@" not in value or len(value) > 254:
+    if not isinstance(value, str) or "@" not in value or len(value) > MAX_LENGTH:
         raise InvalidInput("email is required and must be an email address")
     return normalize_email(value)
 

@@ -9,7 +9,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
 
+from flightctl.services.common import emails
 from flightctl.services.common.db import transaction
+from flightctl.services.common.errors import InvalidInput
 from flightctl.services.common.http import json_body
 from flightctl.services.user_manager import idempotency, linking, service
 from flightctl.services.user_manager.metrics import UserMetrics
@@ -59,6 +61,8 @@ def blueprint(
 
     @bp.delete("/users/<path:email>")
     def delete_user(email: str) -> tuple[Response, int]:
+        if len(email) > emails.MAX_LENGTH:  # no such user can exist; refused before a key is stored
+            raise InvalidInput(f"the email is longer than {emails.MAX_LENGTH} characters")
         result = idempotent(None, lambda s: service.delete_user(s, email, now()))
         if result[1] == 200:
             on_delete()
