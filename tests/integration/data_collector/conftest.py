@@ -102,8 +102,11 @@ def read_messages(
         def enough() -> bool:
             for records in consumer.poll(timeout_ms=200).values():
                 for record in records:
-                    value = json.loads(record.value)
-                    if match(value):
+                    try:  # other tests put malformed records on the same topics (the DLQ tests)
+                        value = json.loads(record.value)
+                    except ValueError:
+                        continue
+                    if isinstance(value, dict) and match(value):
                         found.append((record.key.decode() if record.key is not None else None, value))
             return len(found) >= want
 
