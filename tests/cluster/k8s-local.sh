@@ -199,6 +199,13 @@ cmd_build() {
   say "binaries in $BIN: $(cd "$BIN" && echo *)"
 }
 
+# shellcheck source=lib/host.sh
+source "$HERE/lib/host.sh"
+# shellcheck source=lib/images.sh
+source "$HERE/lib/images.sh"
+# shellcheck source=lib/cluster.sh
+source "$HERE/lib/cluster.sh"
+
 # ---- dispatch ------------------------------------------------------------------------------
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2; exit 2; }
@@ -208,10 +215,12 @@ main() {
   [ -n "$cmd" ] || usage
   shift
   case "$cmd" in
-    install | build) "cmd_$cmd" "$@" ;;
+    install | build | images | up | load | deploy | down | status | env) "cmd_$cmd" "$@" ;;
+    check-clean) cmd_check_clean "$@" ;;
     -h | --help | help) usage ;;
     *) die "unknown command '$cmd' (see: $0 help)" ;;
   esac
 }
 
-main "$@"
+# One line: bash has read all of it before main runs, so editing this file meanwhile is safe.
+main "$@"; exit $?
