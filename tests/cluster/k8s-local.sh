@@ -48,6 +48,8 @@ export DOCKER_BUILDKIT=1
 export GOPATH="$K8S_HOME/go" GOMODCACHE="$K8S_HOME/go/pkg/mod" GOCACHE="$K8S_HOME/go-build"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
+# fd 3: the harness's own stderr, which a redirection of a timed command does not capture.
+exec 3>&2
 say() { printf '» %s\n' "$*" >&2; }
 die() { printf 'k8s-local: %s\n' "$*" >&2; exit 1; }
 need_root() { [ "$(id -u)" -eq 0 ] || die "must run as root (it changes iptables, mounts, sysctls)"; }
@@ -58,7 +60,7 @@ timed() {
   shift
   "$@"
   local took=$((SECONDS - start))
-  say "$what: ${took}s"
+  say "$what: ${took}s" 2>&3
   mkdir -p "$K8S_HOME"
   printf '%s\t%s\t%ss\n' "$(date -u +%FT%TZ)" "$what" "$took" >>"$K8S_HOME/timings.log"
 }
