@@ -9,7 +9,8 @@
 #   install          apt packages (docker.io, containerd, etcd, CNI plugins, ...)
 #   build            Go builds, once: kube-*, CoreDNS, kube-router, local-path-provisioner,
 #                    Prometheus, pause (cached under $FLIGHTCTL_K8S_HOME)
-#   images [WHAT..]  docker images: base addons standins services (default: all of them)
+#   images [WHAT..]  docker images: base addons standins services (default: all of them), or
+#                    one of debian python postgres kafka prometheus nginx
 #   up               start the cluster; kubeconfig $FLIGHTCTL_K8S_HOME/kubeconfig, context flightctl-local
 #   load IMAGE...    copy docker images into the node's containerd
 #   deploy           the kind overlay: server-side dry run, then a real apply (throwaway Secrets)

@@ -59,16 +59,24 @@ stop() {
   rm -f "$file"
 }
 
-# Processes of the harness: any whose command line names its directories (the components,
-# containerd's shims, our dockerd and its containerd), and any left in the kubelet's cgroups.
+# Processes of the harness: the components (built ones run from $BIN; etcd, containerd, its
+# shims, our dockerd and its containerd name the harness's directories on their command
+# line), and any process left in the kubelet's cgroups (a pod's).
+HARNESS_PROGRAMS=' etcd containerd containerd-shim containerd-shim-runc-v2 dockerd runc docker-init '
 harness_pids() {
-  local dir pid cmd
+  local dir pid exe cmd
   for dir in /proc/[0-9]*; do
     pid="${dir#/proc/}"
-    [ "$pid" = "$$" ] && continue
+    exe="$(readlink "$dir/exe" 2>/dev/null)" || continue
+    exe="${exe% (deleted)}"
+    if [ "${exe#"$BIN"/}" != "$exe" ]; then
+      printf '%s\n' "$pid"
+      continue
+    fi
+    case "$HARNESS_PROGRAMS" in *" ${exe##*/} "*) ;; *) continue ;; esac
     cmd="$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null)" || continue
     case "$cmd" in
-      *"$K8S_HOME/"* | *"$RUN/"* | *"$RUN "*) printf '%s\n' "$pid" ;;
+      *"$K8S_HOME/"* | *"$RUN/"*) printf '%s\n' "$pid" ;;
     esac
   done
   local controller

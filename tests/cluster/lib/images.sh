@@ -257,7 +257,9 @@ cmd_images() {
       addons) image_exists "$DEBIAN_IMAGE" || image_debian; images_addons ;;
       standins) image_exists "$DEBIAN_IMAGE" || image_debian; images_standins ;;
       services) images_services ;;
-      *) die "unknown image group '$w' (base, addons, standins, services)" ;;
+      debian) image_debian ;;
+      python | postgres | kafka | prometheus | nginx) image_exists "$DEBIAN_IMAGE" || image_debian; "image_$w" ;;
+      *) die "unknown image group '$w' (base, addons, standins, services; or one of debian python postgres kafka prometheus nginx)" ;;
     esac
   done
   if [ -n "$all" ]; then check_overlay_images; fi
