@@ -433,12 +433,12 @@ cmd_status() {
   local pids
   pids="$(harness_pids | sort -un | paste -sd'|')"
   if [ -n "$pids" ]; then
-    ss -Htlnup 2>/dev/null | grep -E "pid=($pids)," | awk '{print "listening " $1 " " $5}' | sort -u
+    ss -Htlnup 2>/dev/null | grep -E "pid=($pids)," | awk '{print "listening " $1 " " $5}' | sort -u || true
   fi
   local left
   left="$(leftovers | grep -v '^process ' || true)"
-  if alive kube-apiserver; then
-    printf 'cluster up; its host state:\n%s\n' "$left"
+  if alive kube-apiserver || alive dockerd; then
+    printf 'the harness runs; its state on the host:\n%s\n' "$left"
   elif [ -n "$left" ]; then
     printf 'leftovers:\n%s\n' "$left"
   else
