@@ -196,11 +196,12 @@ preflight() {
   done
   [ -x /usr/lib/cni/bridge ] || die "the CNI plugins are missing; run: $0 install"
   # A port taken by something other than this harness stops us before anything starts.
-  local port owner
+  local port owner ours
+  ours="$(harness_pids)"
   for port in "${PORTS[@]}"; do
-    owner="$(ss -Htlnp sport = ":$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)"
+    owner="$(ss -Htlnp sport = ":$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true)"
     [ -z "$owner" ] && continue
-    harness_pids | grep -qx "$owner" || die "port $port is in use by pid $owner ($(tr '\0' ' ' <"/proc/$owner/cmdline" | cut -c1-80))"
+    grep -qx "$owner" <<<"$ours" || die "port $port is in use by pid $owner ($(tr '\0' ' ' <"/proc/$owner/cmdline" | cut -c1-80))"
   done
 }
 

@@ -108,7 +108,7 @@ deb_versions() {
   local name="$1" p f out=()
   shift
   for p in "$@"; do
-    f="$(ls "$DEBIAN_DIR/debs/$name/${p}_"*.deb 2>/dev/null | head -n1)"
+    f="$(ls "$DEBIAN_DIR/debs/$name/${p}_"*.deb 2>/dev/null | head -n1 || true)"
     [ -n "$f" ] && out+=("$p=$(dpkg-deb -f "$f" Version)")
   done
   printf '%s' "${out[*]}"
