@@ -325,6 +325,10 @@ wait_workloads() {
 # Its namespace must exist for the dry run of what lives in it; made for that, then removed.
 ingress_dry_run() {
   local log="$LOGS/deploy-dry-run-ingress-nginx.log" made=
+  # One a previous run made may still be terminating.
+  if [ "$(kubectl_ get namespace ingress-nginx -o jsonpath='{.status.phase}' 2>/dev/null)" = Terminating ]; then
+    kubectl_ wait --for=delete namespace/ingress-nginx --timeout=120s >/dev/null 2>&1 || true
+  fi
   if ! kubectl_ get namespace ingress-nginx >/dev/null 2>&1; then
     kubectl_ create namespace ingress-nginx >/dev/null && made=1
   fi
@@ -335,7 +339,7 @@ ingress_dry_run() {
     grep -iE 'error|invalid|forbidden|denied' "$log" >&2 || true
     say "the API server rejects vendor/ingress-nginx (see $log)"
   fi
-  [ -z "$made" ] || kubectl_ delete namespace ingress-nginx --wait=false >/dev/null
+  [ -z "$made" ] || kubectl_ delete namespace ingress-nginx --timeout=120s >/dev/null
 }
 
 cmd_deploy() {
