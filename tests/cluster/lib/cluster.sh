@@ -332,7 +332,7 @@ ingress_dry_run() {
   if ! kubectl_ get namespace ingress-nginx >/dev/null 2>&1; then
     kubectl_ create namespace ingress-nginx >/dev/null && made=1
   fi
-  if kubectl_ apply --server-side --dry-run=server -k "$ROOT/src/flightctl/deploy/kubernetes/vendor/ingress-nginx" \
+  if kubectl_ apply --server-side --force-conflicts --dry-run=server -k "$ROOT/src/flightctl/deploy/kubernetes/vendor/ingress-nginx" \
     >"$log" 2>&1; then
     say "the API server accepts all $(grep -c '(server dry run)$' "$log") objects of vendor/ingress-nginx (not applied: no controller image)"
   else
@@ -359,7 +359,8 @@ cmd_deploy() {
   platform_secrets
   local log="$LOGS/deploy-dry-run.log"
   say "server-side dry run of overlays/kind"
-  if ! kubectl_ apply --server-side --dry-run=server -k "$OVERLAY" >"$log" 2>&1; then
+  # --force-conflicts: over objects a client-side apply made, field ownership is no error here.
+  if ! kubectl_ apply --server-side --force-conflicts --dry-run=server -k "$OVERLAY" >"$log" 2>&1; then
     grep -iE 'error|invalid|forbidden|denied' "$log" >&2 || tail -n 20 "$log" >&2
     die "the API server rejected overlays/kind (see $log)"
   fi

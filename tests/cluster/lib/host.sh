@@ -101,6 +101,14 @@ SYSCTLS=(net.ipv4.ip_forward net.ipv6.conf.all.forwarding net.ipv6.conf.default.
 
 sysctl_file() { printf '/proc/sys/%s' "${1//.//}"; }
 
+# Directories outside its own that the cluster's programs make at fixed places: pod logs
+# (/var/log/containers), CNI state, network namespaces, containerd's shim sockets and runc
+# state (/run/containerd/s, /run/containerd/runc), dockerd's plugin directory, runc's root,
+# the kubelet's device-plugin socket (/var/lib/kubelet/device-plugins, whatever --root-dir).
+# Removed by down unless they were there before.
+MADE_PATHS=(/var/log/pods /var/log/containers /var/lib/cni /run/netns /run/containerd /run/docker /run/runc
+  /var/lib/kubelet)
+
 record_baseline() {
   [ -f "$BASELINE/active" ] && return 0
   rm -rf "$BASELINE"
@@ -113,7 +121,7 @@ record_baseline() {
     ip6tables -S FORWARD 2>/dev/null | sed -n 's/^-P FORWARD /ip6tables=/p'; } >"$BASELINE/policy"
   ipset list -n 2>/dev/null | sort >"$BASELINE/ipsets" || true
   local path
-  for path in /var/log/pods /var/log/containers /var/lib/cni /sys/fs/cgroup/memory/docker /run/netns; do
+  for path in "${MADE_PATHS[@]}" /sys/fs/cgroup/memory/docker; do
     [ -e "$path" ] && printf '%s\n' "$path"
   done >"$BASELINE/paths"
   date -u +%FT%TZ >"$BASELINE/active"
@@ -198,7 +206,7 @@ leftovers() {
     [ -e "$path" ] && printf 'file %s\n' "$path"
   done
   ls /var/lib/cni/results 2>/dev/null | grep -F "$CNI_NETWORK" | sed 's#^#file /var/lib/cni/results/#' || true
-  for path in /var/log/pods /var/log/containers; do
+  for path in "${MADE_PATHS[@]}"; do
     [ -e "$path" ] && ! existed_before "$path" && printf 'file %s\n' "$path"
   done
   return 0
@@ -230,8 +238,10 @@ remove_leftovers() {
   find /var/lib/cni/results -maxdepth 1 -name "*$CNI_NETWORK*" -delete 2>/dev/null || true
   find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
   local path
-  for path in /var/log/pods /var/log/containers; do
-    existed_before "$path" || rm -rf "$path"
+  for path in "${MADE_PATHS[@]}"; do
+    existed_before "$path" && continue
+    unmount_under "$path"
+    rm -rf "$path"
   done
 }
 
