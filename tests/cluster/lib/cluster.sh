@@ -300,7 +300,7 @@ workload_states() {
 
 # wait_workloads SECONDS: prints when each workload became ready (seconds after the apply).
 wait_workloads() {
-  local limit="$1" start=$SECONDS pending=("${WORKLOADS[@]}") line name ready still w
+  local limit="$1" start=$SECONDS pending=("${WORKLOADS[@]}") name ready still w
   declare -A seen=()
   while [ ${#pending[@]} -gt 0 ] && [ $((SECONDS - start)) -lt "$limit" ]; do
     while read -r name ready; do
@@ -344,7 +344,7 @@ ingress_dry_run() {
 
 cmd_deploy() {
   need_root
-  local dry_only= timeout=600
+  local dry_only='' timeout=600
   while [ $# -gt 0 ]; do
     case "$1" in
       --dry-run) dry_only=1 ;;

@@ -187,7 +187,7 @@ leftovers() {
     [ -n "$policy" ] && [ -n "$want" ] && [ "$policy" != "$want" ] && printf 'policy %s FORWARD %s (was %s)\n' "$ipt" "$policy" "$want"
   done
   if command -v ipset >/dev/null; then
-    ipset list -n 2>/dev/null | sort | comm -23 - <(cat "$BASELINE/ipsets" 2>/dev/null | sort) | sed 's/^/ipset /'
+    ipset list -n 2>/dev/null | sort | comm -23 - <(sort "$BASELINE/ipsets" 2>/dev/null) | sed 's/^/ipset /'
   fi
   local key value file
   if [ -f "$BASELINE/sysctl" ] && [ ! -f "$BASELINE/active" ]; then
@@ -205,7 +205,9 @@ leftovers() {
   for path in "$STATE" "$RUN" "$KUBECONFIG_FILE" /var/lib/cni/networks/"$CNI_NETWORK"; do
     [ -e "$path" ] && printf 'file %s\n' "$path"
   done
-  ls /var/lib/cni/results 2>/dev/null | grep -F "$CNI_NETWORK" | sed 's#^#file /var/lib/cni/results/#' || true
+  for path in /var/lib/cni/results/*"$CNI_NETWORK"*; do
+    [ -e "$path" ] && printf 'file %s\n' "$path"
+  done
   for path in "${MADE_PATHS[@]}"; do
     [ -e "$path" ] && ! existed_before "$path" && printf 'file %s\n' "$path"
   done

@@ -108,7 +108,7 @@ deb_versions() {
   local name="$1" p f out=()
   shift
   for p in "$@"; do
-    f="$(ls "$DEBIAN_DIR/debs/$name/${p}_"*.deb 2>/dev/null | head -n1 || true)"
+    f="$(find "$DEBIAN_DIR/debs/$name" -maxdepth 1 -name "${p}_*.deb" | head -n1)"
     [ -n "$f" ] && out+=("$p=$(dpkg-deb -f "$f" Version)")
   done
   printf '%s' "${out[*]}"
@@ -157,7 +157,8 @@ image_postgres() {
 # The jars, resolved by Maven as the project resolves its own (src/flightctl/deploy/kafka/pom.xml).
 kafka_jars() {
   local dir="$K8S_HOME/kafka-$KAFKA_VERSION-libs"
-  local want="$KAFKA_VERSION $LOG4J_VERSION $SLF4J_VERSION $(sha256sum "$HERE/images/kafka/pom.xml" | cut -c1-16)"
+  local want
+  want="$KAFKA_VERSION $LOG4J_VERSION $SLF4J_VERSION $(sha256sum "$HERE/images/kafka/pom.xml" | cut -c1-16)"
   if [ "$(cat "$dir/.wanted" 2>/dev/null)" != "$want" ]; then
     command -v mvn >/dev/null || die "Maven (mvn) is needed for the Kafka jars; run: $0 install"
     rm -rf "$dir.partial"

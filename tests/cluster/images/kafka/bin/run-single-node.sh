@@ -4,6 +4,6 @@
 set -euo pipefail
 base_dir="$(cd "$(dirname "$0")/.." && pwd)"
 config="${KAFKA_CONFIG:-$base_dir/config/server.properties}"
-cluster_id="${CLUSTER_ID:-$(cat /proc/sys/kernel/random/uuid | tr -d - | head -c 22)}"
+cluster_id="${CLUSTER_ID:-$("$base_dir/bin/kafka-storage.sh" random-uuid)}"
 "$base_dir/bin/kafka-storage.sh" format --ignore-formatted --standalone --cluster-id "$cluster_id" --config "$config"
 exec "$base_dir/bin/kafka-server-start.sh" "$config"
