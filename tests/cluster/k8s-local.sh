@@ -13,7 +13,9 @@
 #                    one of debian python postgres kafka prometheus nginx
 #   up               start the cluster; kubeconfig $FLIGHTCTL_K8S_HOME/kubeconfig, context flightctl-local
 #   load IMAGE...    copy docker images into the node's containerd
-#   deploy           the kind overlay: server-side dry run, then a real apply (throwaway Secrets)
+#   deploy [--dry-run] [--overlay NAME]
+#                    an overlay (default kind): server-side dry run, then a real apply
+#                    (throwaway Secrets)
 #   down             stop everything, remove what the cluster left, restore sysctls
 #   status           what runs, and what is left over
 #   check-clean      leftovers only; exit 1 if there are any

@@ -252,13 +252,16 @@ cmd_load() {
   local image
   for image in "$@"; do
     image_exists "$image" || die "no docker image $image"
+    if [[ "${image##*/}" != *:* || "$image" == *:latest ]]; then
+      say "warning: $image has the tag latest (or none): its default pull policy is Always, and nothing can be pulled here"
+    fi
   done
   timed "load $*" load_images "$@"
 }
 
 # ---- the flightctl platform: the kind overlay -----------------------------------------------
 
-OVERLAY="$ROOT/src/flightctl/deploy/kubernetes/overlays/kind"
+OVERLAYS="$ROOT/src/flightctl/deploy/kubernetes/overlays"
 WORKLOADS=(statefulset/postgres statefulset/kafka job/kafka-topics deployment/prometheus
   deployment/gateway-errors deployment/user-manager deployment/data-collector
   deployment/alert-system deployment/alert-notifier deployment/sla-breach-detector)
@@ -344,37 +347,40 @@ ingress_dry_run() {
 
 cmd_deploy() {
   need_root
-  local dry_only='' timeout=600
+  local dry_only='' timeout=600 name=kind
   while [ $# -gt 0 ]; do
     case "$1" in
       --dry-run) dry_only=1 ;;
       --timeout) timeout="$2"; shift ;;
-      *) die "usage: $0 deploy [--dry-run] [--timeout SECONDS]" ;;
+      --overlay) name="$2"; shift ;;
+      *) die "usage: $0 deploy [--dry-run] [--overlay kind|kind-multinode] [--timeout SECONDS]" ;;
     esac
     shift
   done
+  local overlay="$OVERLAYS/$name"
+  [ -f "$overlay/kustomization.yaml" ] || die "no overlay $overlay"
   api_ready >/dev/null 2>&1 || die "the cluster is not up; run: $0 up"
   local images
-  images="$(kubectl kustomize "$OVERLAY" | sed -n 's/^ *image: *//p' | tr -d '"' | sort -u | tr '\n' ' ')"
+  images="$(kubectl kustomize "$overlay" | sed -n 's/^ *image: *//p' | tr -d '"' | sort -u | tr '\n' ' ')"
   platform_secrets
   local log="$LOGS/deploy-dry-run.log"
-  say "server-side dry run of overlays/kind"
+  say "server-side dry run of overlays/$name"
   # --force-conflicts: over objects a client-side apply made, field ownership is no error here.
-  if ! kubectl_ apply --server-side --force-conflicts --dry-run=server -k "$OVERLAY" >"$log" 2>&1; then
+  if ! kubectl_ apply --server-side --force-conflicts --dry-run=server -k "$overlay" >"$log" 2>&1; then
     grep -iE 'error|invalid|forbidden|denied' "$log" >&2 || tail -n 20 "$log" >&2
-    die "the API server rejected overlays/kind (see $log)"
+    die "the API server rejected overlays/$name (see $log)"
   fi
-  say "the API server accepts all $(grep -c '(server dry run)$' "$log") objects of overlays/kind ($log)"
+  say "the API server accepts all $(grep -c '(server dry run)$' "$log") objects of overlays/$name ($log)"
   ingress_dry_run
   [ -n "$dry_only" ] && return 0
   # shellcheck disable=SC2086 # a list of image names
   timed "deploy: load images" cmd_load $images
   kubectl_ -n "$NAMESPACE" delete job kafka-topics --ignore-not-found >/dev/null
-  say "applying overlays/kind"
+  say "applying overlays/$name"
   local start=$SECONDS
   # As `flightctl up --kind` applies it (client-side).
-  kubectl_ apply -k "$OVERLAY" >"$LOGS/deploy-apply.log" 2>&1 ||
-    { tail -n 20 "$LOGS/deploy-apply.log" >&2; die "applying overlays/kind failed (see $LOGS/deploy-apply.log)"; }
+  kubectl_ apply -k "$overlay" >"$LOGS/deploy-apply.log" 2>&1 ||
+    { tail -n 20 "$LOGS/deploy-apply.log" >&2; die "applying overlays/$name failed (see $LOGS/deploy-apply.log)"; }
   local status=0
   wait_workloads "$timeout" || status=1
   say "deploy: $((SECONDS - start))s after the apply"

@@ -34,7 +34,9 @@ start_bg() {
   alive "$name" && return 0
   program="$(readlink -f "$(command -v "$1")")" || die "$1: not found"
   mkdir -p "$PIDS" "$LOGS"
-  setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
+  # Nothing of the caller's: fd 3 (the harness's stderr) is closed too, or a daemon would hold
+  # open a pipe the caller reads to its end.
+  setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 3>&- &
   printf '%s %s\n' "$!" "$program" >"$PIDS/$name.pid"
 }
 
