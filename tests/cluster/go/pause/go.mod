@@ -1,0 +1,3 @@
+module flightctl.test/cluster/pause
+
+go 1.22
