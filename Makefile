@@ -2,7 +2,7 @@
 VENV := .venv/bin
 export PATH := $(CURDIR)/$(VENV):$(PATH)
 
-.PHONY: bootstrap up down status test lint typecheck unit protos docs lock
+.PHONY: bootstrap up down status test lint typecheck unit cluster-test protos docs lock
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -27,7 +27,16 @@ typecheck:
 	$(VENV)/mypy src
 
 test: bootstrap lint typecheck
-	$(VENV)/pytest
+	$(VENV)/pytest --ignore=tests/cluster
+	$(MAKE) cluster-test
+
+# A real single-node Kubernetes made on this machine (tests/cluster/README.md): prepared (cached
+# under ~/.cache/flightctl/k8s), brought up by the tests' fixture, taken down after them.
+cluster-test: bootstrap
+	tests/cluster/k8s-local.sh install
+	tests/cluster/k8s-local.sh build
+	tests/cluster/k8s-local.sh images
+	$(VENV)/pytest tests/cluster
 
 unit: bootstrap
 	$(VENV)/pytest tests/unit
