@@ -386,7 +386,7 @@ class ClusterPlatform:
                 self._docker("image", "inspect", "--format", "{{json .RepoDigests}}", f"{remote}:{layout.IMAGE_TAG}"),
                 what=f"reading the digest of the pushed {service} image",
             )
-            pushed[service] = DIGEST_PLACEHOLDER if self.dry_run else _digest(inspected.stdout, remote)
+            pushed[service] = f"{remote}@{DIGEST_PLACEHOLDER}" if self.dry_run else _digest(inspected.stdout, remote)
         return pushed
 
     # ---- manifests -----------------------------------------------------------------------
