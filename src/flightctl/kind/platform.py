@@ -311,7 +311,8 @@ class ClusterPlatform:
     def _build_images(self, environ: Mapping[str, str]) -> None:
         """Write the build context from this installed flightctl (flightctl.deploy.images),
         with the wheels of its pinned dependencies from the wheelhouse (fetched there first,
-        on this machine, when some are missing), then build one image per service."""
+        on this machine, when some are missing), then build one image per service. The
+        context has everything the build installs, so it runs with --network=none."""
         from flightctl.deploy import images
 
         wheelhouse = self.build.wheelhouse or images.default_wheelhouse(environ)
@@ -341,7 +342,9 @@ class ClusterPlatform:
             self._run(
                 [
                     *BUILDKIT_ENV,
-                    *self._docker("build", "--target", service, "-t", layout.image(service), *build_args),
+                    *self._docker(
+                        "build", "--network=none", "--target", service, "-t", layout.image(service), *build_args
+                    ),
                     str(context),
                 ],
                 stream=True,

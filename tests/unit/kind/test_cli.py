@@ -48,7 +48,8 @@ def test_up_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     ]
     builds = [line for line in commands if " build " in line]
     assert builds == [
-        f"env DOCKER_BUILDKIT=1 docker build --target {s} -t flightctl/{s}:dev {tmp_path}/home/kind/build"
+        f"env DOCKER_BUILDKIT=1 docker build --network=none --target {s} -t flightctl/{s}:dev "
+        f"{tmp_path}/home/kind/build"
         for s in SERVICES
     ]
     assert commands[-1] == (

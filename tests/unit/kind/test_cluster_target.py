@@ -70,7 +70,10 @@ def test_containerd_import_plan_from_checks_to_the_forwarded_gateway(
         "docker buildx version",
         f"{K} get namespaces -o name",
         f"{K} get nodes -o name",
-        *(f"env DOCKER_BUILDKIT=1 docker build --target {s} -t flightctl/{s}:dev {state}/build" for s in SERVICES),
+        *(
+            f"env DOCKER_BUILDKIT=1 docker build --network=none --target {s} -t flightctl/{s}:dev {state}/build"
+            for s in SERVICES
+        ),
         "docker save " + " ".join(IMAGES) + " | ctr --address /run/lab/containerd.sock --namespace k8s.io images "
         "import -",
         f"{K} create namespace flightctl --dry-run=client -o yaml",

@@ -46,7 +46,8 @@ def test_up_creates_builds_loads_applies_and_waits_in_order(
         "kind get clusters",
         f"kind create cluster --name flightctl --config {DEPLOY}/kubernetes/kind/cluster.yaml",
         *(
-            f"env DOCKER_BUILDKIT=1 docker build --target {service} -t flightctl/{service}:dev {home.root}/kind/build"
+            f"env DOCKER_BUILDKIT=1 docker build --network=none --target {service} -t flightctl/{service}:dev "
+            f"{home.root}/kind/build"
             for service in SERVICES
         ),
         f"kind load docker-image {IMAGES} --name flightctl",
@@ -215,7 +216,7 @@ def test_the_docker_cli_and_the_python_image_can_be_chosen(home: Home, tmp_path:
     assert commands[:2] == ["/usr/bin/docker info --format '{{.ServerVersion}}'", "/usr/bin/docker buildx version"]
     builds = [command for command in commands if " build " in command]
     assert builds == [
-        f"env DOCKER_BUILDKIT=1 /usr/bin/docker build --target {service} -t flightctl/{service}:dev "
+        f"env DOCKER_BUILDKIT=1 /usr/bin/docker build --network=none --target {service} -t flightctl/{service}:dev "
         f"--build-arg PYTHON_IMAGE=local/python:3.11-bookworm {home.root}/kind/build"
         for service in SERVICES
     ]
@@ -251,7 +252,7 @@ def test_missing_wheels_are_downloaded_into_the_wheelhouse_first(home: Home, tmp
     assert [arg for arg in call if "==" in arg] == sorted(
         f"{w.name.split('-')[0].replace('_', '-')}=={w.name.split('-')[1]}" for w in taken
     )
-    assert download < index_of(commands, "env DOCKER_BUILDKIT=1 docker build --target user-manager")
+    assert download < index_of(commands, "env DOCKER_BUILDKIT=1 docker build --network=none --target user-manager")
     assert sorted(p.name for p in (home.root / "kind" / "build" / "wheels").iterdir()) == sorted(
         p.name for p in wheelhouse.iterdir()
     )
