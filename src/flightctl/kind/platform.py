@@ -56,6 +56,7 @@ WORKLOADS: tuple[tuple[str, str], ...] = (
     *(("deployment", name) for name in SERVICES),
 )
 INGRESS_NAMESPACE = "ingress-nginx"
+KIND_HTTPS_NODE_PORT = 30443  # overlays/kind's gateway NodePort, published as 127.0.0.1:443 (kind/cluster*.yaml)
 # docker build needs BuildKit (RUN --mount in the Dockerfile): with buildx installed `docker
 # build` is BuildKit already; a docker CLI older than 23 without buildx has it built in and
 # uses it when DOCKER_BUILDKIT=1. flightctl sets it for every build it runs.
@@ -196,6 +197,16 @@ class ClusterPlatform:
                 raise UsageError(
                     f"the kind cluster {layout.CLUSTER!r} exists with {have} node(s), not {nodes}; "
                     "remove it with `flightctl down --kind` first"
+                )
+            # The gateway's NodePort must be published (a cluster made by an older flightctl
+            # published the ingress controller's ports instead).
+            published = self._run(
+                self._docker("port", f"{layout.CLUSTER}-control-plane", f"{KIND_HTTPS_NODE_PORT}/tcp")
+            )
+            if not published.ok:
+                raise UsageError(
+                    f"the kind cluster {layout.CLUSTER!r} does not publish the gateway's port {KIND_HTTPS_NODE_PORT} "
+                    "(it was created by an older flightctl); recreate it: `flightctl down --kind`, then `up` again"
                 )
             self.progress(f"reusing the kind cluster {layout.CLUSTER!r}")
             return True

@@ -19,6 +19,8 @@ import kubernetes_validate.utils
 import pytest
 import yaml
 
+from flightctl.kind.platform import KIND_HTTPS_NODE_PORT
+
 from .kube import KUBERNETES_DIR, OVERLAYS, Manifest, find, kustomize, rendered, with_components
 
 OLDEST_SUPPORTED = "1.31.0"
@@ -100,6 +102,7 @@ def test_kind_cluster_configs() -> None:
         assert {
             (p["containerPort"], p["hostPort"], p["listenAddress"]) for p in control_plane["extraPortMappings"]
         } == {(gateway["http"], 80, "127.0.0.1"), (gateway["https"], 443, "127.0.0.1")}
+    assert gateway["https"] == KIND_HTTPS_NODE_PORT, "what `up` checks on a reused cluster"
     assert [n["role"] for n in single["nodes"]] == ["control-plane"]
     assert [n["role"] for n in multi["nodes"]] == ["control-plane", "worker", "worker"]
 

@@ -147,6 +147,19 @@ def test_an_existing_cluster_is_reused_and_its_services_restarted(
     assert not any("rollout restart deployment/gateway" in command for command in runner.commands())
 
 
+def test_a_kind_cluster_without_the_gateways_port_is_refused(
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
+) -> None:
+    runner.script[("kind", "get", "clusters")] = Completed(0, "flightctl\n")
+    runner.script[("kind", "get", "nodes")] = Completed(0, "flightctl-control-plane\n")
+    runner.script[("docker", "port")] = Completed(
+        1, "", "Error: No public port '30443/tcp' published for flightctl-control-plane"
+    )
+    with pytest.raises(UsageError, match=r"created by an older flightctl\); recreate it"):
+        platform(home, runner, wheelhouse).up({}, tmp_path)
+    assert runner.commands()[-1] == "docker port flightctl-control-plane 30443/tcp"
+
+
 def test_an_existing_cluster_of_another_shape_is_refused(
     home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
 ) -> None:
