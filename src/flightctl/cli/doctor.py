@@ -121,6 +121,8 @@ def _buildkit(obj: Context, required: bool) -> Check:
     """docker build with BuildKit (the images' Dockerfile uses RUN --mount)."""
     from flightctl.kind.platform import buildkit
 
+    if not required:
+        return Check("buildkit", False, True, "not used by this context")
     docker = _docker_cli()
     if shutil.which(docker) is None:
         return Check("buildkit", required, False, "no docker", "install docker first")

@@ -704,7 +704,7 @@ class _Planned:
         self._platform = platform
 
     def run(self, argv: Sequence[str], **_options: Any) -> Completed:
-        return self._platform._run(argv)
+        return self._platform._run(argv)  # printed, not run
 
 
 def buildkit(runner: Any, docker: str = "docker") -> tuple[bool, str]:
@@ -712,10 +712,10 @@ def buildkit(runner: Any, docker: str = "docker") -> tuple[bool, str]:
     what was found or what to do: the buildx plugin, or (without it) a docker CLI older than 23
     whose built-in BuildKit DOCKER_BUILDKIT=1 turns on. Docker 23 and newer without buildx
     only has the legacy builder."""
-    buildx = runner.run([docker, "buildx", "version"])
+    buildx = runner.run([docker, "buildx", "version"], timeout=20)
     if buildx.ok:
         return True, f"buildx {' '.join(buildx.stdout.split()[1:2]) or '(version unknown)'}".strip()
-    client = runner.run([docker, "version", "--format", "{{.Client.Version}}"])
+    client = runner.run([docker, "version", "--format", "{{.Client.Version}}"], timeout=20)
     version = client.stdout.strip()
     major = int(version.split(".")[0]) if version.split(".")[0].isdigit() else None
     if major is not None and major < 23:  # the client answers even when the engine does not
