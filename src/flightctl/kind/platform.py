@@ -35,7 +35,7 @@ from flightctl.kind.runner import Completed, Runner
 from flightctl.kind.target import Target
 from flightctl.platform import proc
 from flightctl.platform.interface import KIND_UP_TIMEOUT
-from flightctl.platform.layout import SERVICES, Home
+from flightctl.platform.layout import SERVICES, Home, port_in_use
 
 FLIGHTCTL_DOCKER = "FLIGHTCTL_DOCKER"
 FLIGHTCTL_PYTHON_IMAGE = "FLIGHTCTL_PYTHON_IMAGE"
@@ -534,12 +534,17 @@ class ClusterPlatform:
 
     def _forward_gateway(self) -> None:
         """An existing cluster's gateway is ClusterIP: forward it to 127.0.0.1 (kept running in
-        the background, like `flightctl port-forward start gateway`)."""
+        the background, like `flightctl port-forward start gateway`). A forward from before is
+        replaced: kubectl forwards to one pod, which this `up` may have replaced."""
         if self.dry_run:
             argv = portforward.command(layout.GATEWAY, "PORT", self.target)
             self._note(f"in the background, PORT a free port on 127.0.0.1: {shlex.join(argv)}")
             return
-        forward = portforward.start(self.home, self.runner, layout.GATEWAY, target=self.target)
+        previous = portforward.active(self.home, layout.GATEWAY, self.target)
+        if previous is not None:
+            portforward.stop(self.home, layout.GATEWAY, self.target)
+        port = previous.port if previous is not None and not port_in_use(previous.port) else None
+        forward = portforward.start(self.home, self.runner, layout.GATEWAY, port, target=self.target)
         self.progress(f"the gateway is forwarded to {forward.url} (pid {forward.pid})")
 
     def _wait(self, kind: str, name: str, timeout: float, *, namespace: str) -> None:

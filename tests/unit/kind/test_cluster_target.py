@@ -18,6 +18,7 @@ from flightctl.kind import layout, portforward
 from flightctl.kind.platform import BuildOptions, ClusterPlatform
 from flightctl.kind.runner import Completed, RecordingRunner
 from flightctl.kind.target import Target
+from flightctl.platform import proc
 from flightctl.platform.layout import SERVICES, Home
 
 DEPLOY = deploy.root()
@@ -96,6 +97,14 @@ def test_containerd_import_plan_from_checks_to_the_forwarded_gateway(
 
     forward = portforward.active(home, "gateway", target)
     assert forward is not None and forward.url == f"https://127.0.0.1:{forward.port}"
+    # Another `up` replaces the forward (kubectl forwards to one pod, which may be gone), on the same port.
+    runner.calls.clear()
+    again = platform(home, runner, target, wheelhouse).up({}, tmp_path, timeout=7)
+    assert again is not None and again["gateway"] == forward.url
+    renewed = portforward.active(home, "gateway", target)
+    assert renewed is not None and renewed.pid != forward.pid and renewed.port == forward.port
+    assert not proc.alive(forward.pid)
+    forward = renewed
     assert status["mode"] == "cluster" and status["cluster"] == "lab"
     assert status["gateway"] == forward.url
     assert status["gateway_http"] == f"http://127.0.0.1:{forward.port}"
