@@ -1,10 +1,12 @@
 """The context object built once in the root callback and handed to every command (``ctx.obj``).
 
 A *context* says which platform flightctl talks to: `local` (processes on this machine, found
-through `$FLIGHTCTL_HOME/state.json`) or `kind` (the cluster, found by `flightctl.kind.endpoints`).
-The current context and per-context API tokens are remembered in `$FLIGHTCTL_HOME/config.json`
-(`flightctl context use`); `--context` / `FLIGHTCTL_CONTEXT` and `--token` / `FLIGHTCTL_TOKEN`
-override them for one command.
+through `$FLIGHTCTL_HOME/state.json`), `kind` (the Kind cluster flightctl creates) or `cluster`
+(an existing cluster flightctl deploys into: its kube context and how images reach it, a
+flightctl.kind.target.Target). The current context, the cluster target and per-context API
+tokens are remembered in `$FLIGHTCTL_HOME/config.json` (`flightctl context use`, and `flightctl
+up --kube-context ...` for the target); `--context` / `FLIGHTCTL_CONTEXT` and `--token` /
+`FLIGHTCTL_TOKEN` override them for one command.
 
 Commands reach the outside world only through this object: the platform of the context
 (``platform()``), the services through typed clients (``users``, ``collector``, ``notifier``,
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flightctl.errors import FlightctlError, UsageError
-from flightctl.platform.interface import CONTEXTS
+from flightctl.platform.interface import CLUSTER, CONTEXTS, KIND, LOCAL
 
 if TYPE_CHECKING:
     from flightctl.clients.alert_notifier import AlertNotifier
@@ -32,7 +34,9 @@ if TYPE_CHECKING:
     from flightctl.clients.sla_breach_detector import SlaBreachDetector
     from flightctl.clients.user_manager import UserManager
     from flightctl.journal import Journal
+    from flightctl.kind.platform import BuildOptions
     from flightctl.kind.runner import Runner
+    from flightctl.kind.target import Target
     from flightctl.platform.interface import Platform
     from flightctl.platform.layout import Home
 
@@ -82,8 +86,53 @@ def resolve_context(home: Home, given: str | None) -> tuple[str, str]:
         remembered = load_config(home).get("context")
         name, source = (str(remembered), "config") if remembered else ("local", "default")
     if name not in CONTEXTS:
-        raise UsageError(f"unknown context {name!r}: choose local or kind")
+        raise UsageError(f"unknown context {name!r}: choose {', '.join(CONTEXTS)}")
     return name, source
+
+
+def remembered_target(home: Home) -> Target | None:
+    """The cluster target of the `cluster` context (config.json ``cluster``), if one was chosen."""
+    from flightctl.kind.target import Target
+
+    return Target.from_config(load_config(home).get(CLUSTER))
+
+
+def remember_target(home: Home, target: Target) -> None:
+    config = load_config(home)
+    config[CLUSTER] = target.to_config()
+    save_config(home, config)
+
+
+def target_from_options(
+    home: Home,
+    kube_context: str | None,
+    *,
+    kubeconfig: str | None = None,
+    image_load: str | None = None,
+    registry: str | None = None,
+    containerd_address: str | None = None,
+) -> Target:
+    """The cluster target the options name. What is not given is taken from the remembered
+    target when it is the same kube context (or no kube context was given)."""
+    from flightctl.kind.target import Target
+
+    remembered = remembered_target(home)
+    if remembered is not None and kube_context in (None, remembered.kube_context):
+        kube_context = remembered.kube_context
+        kubeconfig = kubeconfig if kubeconfig is not None else remembered.kubeconfig
+        if image_load is None and registry is None:
+            image_load, registry = remembered.image_load, remembered.registry
+        if containerd_address is None:
+            containerd_address = remembered.containerd_address
+    if kube_context is None:
+        raise UsageError("no cluster chosen: name it with --kube-context NAME (kubectl config get-contexts)")
+    return Target.cluster(
+        kube_context,
+        kubeconfig=kubeconfig,
+        image_load=image_load,
+        registry=registry,
+        containerd_address=containerd_address,
+    )
 
 
 def idempotency_ttl(environ: Mapping[str, str], cwd: Path) -> float:
@@ -124,6 +173,10 @@ class Context:
     """Makes a service's ServiceClient; None: from the context's URL, token and certificate."""
     runner: Runner | None = None
     """Runs docker, kind and kubectl; None: the real programs (made on first use)."""
+    cluster_target: Target | None = None
+    """The cluster of the `cluster` context for this command (None: the remembered one)."""
+    build: BuildOptions | None = None
+    """How a cluster's `up` builds the images (None: the defaults)."""
     _clients: dict[str, ServiceClient] = field(default_factory=dict, init=False, repr=False)
 
     def progress(self, message: str) -> None:
@@ -137,17 +190,37 @@ class Context:
             self.runner = SubprocessRunner()
         return self.runner
 
-    def choose(self, local: bool, kind: bool, default: str | None = None) -> None:
-        """--local / --kind on a command override the global --context; when no context was
-        chosen at all (no --context, FLIGHTCTL_CONTEXT or `flightctl context use`), ``default``."""
-        if local and kind:
-            raise UsageError("--local and --kind exclude each other")
+    def choose(self, local: bool, kind: bool, default: str | None = None, *, cluster: bool = False) -> None:
+        """--local / --kind / --kube-context on a command override the global --context; when
+        no context was chosen at all (no --context, FLIGHTCTL_CONTEXT or `flightctl context
+        use`), ``default``."""
+        if local + kind + cluster > 1:
+            raise UsageError("--local, --kind and --kube-context exclude each other")
         if local:
-            self.context = "local"
+            self.context = LOCAL
         elif kind:
-            self.context = "kind"
+            self.context = KIND
+        elif cluster:
+            self.context = CLUSTER
         elif default is not None and self.context_source == "default":
             self.context = default
+
+    def target(self) -> Target:
+        """The cluster this context deploys to: the Kind cluster, or the `cluster` context's
+        (given for this command, else remembered)."""
+        from flightctl.kind.target import Target
+
+        if self.context != CLUSTER:
+            return Target.kind()
+        if self.cluster_target is not None:
+            return self.cluster_target
+        remembered = remembered_target(self.home)
+        if remembered is None:
+            raise UsageError(
+                "the cluster context has no cluster yet: `flightctl up --kube-context NAME ...` or "
+                "`flightctl context use cluster --kube-context NAME ...`"
+            )
+        return remembered
 
     def existing(self) -> str:
         """The context `down` stops when none was chosen (flightctl.platform.interface.existing)."""
@@ -158,7 +231,16 @@ class Context:
     def platform(self, dry_run: bool = False, echo: Callable[[str], None] = print) -> Platform:
         from flightctl.platform.interface import create
 
-        return create(self.context, self.home, self.progress, runner=self.kind_runner, dry_run=dry_run, echo=echo)
+        return create(
+            self.context,
+            self.home,
+            self.progress,
+            runner=self.kind_runner,
+            dry_run=dry_run,
+            echo=echo,
+            target=self.target() if self.context == CLUSTER else None,
+            build=self.build,
+        )
 
     # -- token --------------------------------------------------------------------------------
     def token_and_source(self) -> tuple[str | None, str]:

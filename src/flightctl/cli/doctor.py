@@ -11,6 +11,14 @@ import typer
 
 from flightctl.cli.context import FLIGHTCTL_PORT_BASE, Context
 from flightctl.cli.output import emit
+from flightctl.cli.platform import (
+    ContainerdAddress,
+    ImageLoad,
+    Kubeconfig,
+    KubeContext,
+    Registry,
+    cluster_options_given,
+)
 from flightctl.errors import PrerequisiteMissing
 
 cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
@@ -78,12 +86,13 @@ def _maven(required: bool) -> Check:
 def _docker(required: bool) -> Check:
     import subprocess
 
-    check = _which("docker", required, "apt-get install -y docker.io")
+    docker = _docker_cli()
+    check = _which("docker", required, "apt-get install -y docker.io", docker)
     if not check.ok or not required:
         return check
     try:
         result = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
+            [docker, "version", "--format", "{{.Server.Version}}"],
             capture_output=True,
             text=True,
             timeout=10,
@@ -98,6 +107,69 @@ def _docker(required: bool) -> Check:
     lines = result.stderr.strip().splitlines()
     check.ok, check.fix = False, f"start the Docker daemon ({lines[-1] if lines else 'no answer'})"
     return check
+
+
+def _docker_cli() -> str:
+    import os
+
+    from flightctl.kind.platform import FLIGHTCTL_DOCKER
+
+    return os.environ.get(FLIGHTCTL_DOCKER) or "docker"
+
+
+def _buildkit(obj: Context, required: bool) -> Check:
+    """docker build with BuildKit (the images' Dockerfile uses RUN --mount)."""
+    from flightctl.kind.platform import buildkit
+
+    if not required:
+        return Check("buildkit", False, True, "not used by this context")
+    docker = _docker_cli()
+    if shutil.which(docker) is None:
+        return Check("buildkit", required, False, "no docker", "install docker first")
+    ok, found = buildkit(obj.kind_runner(), docker)
+    return Check("buildkit", required, ok, found if ok else "missing", "" if ok else found)
+
+
+def _cluster(obj: Context, required: bool) -> Check:
+    """The existing cluster of the context cluster answers, through its kube context."""
+    if not required:
+        return Check("cluster", False, True, "not used by this context")
+    target = obj.target()
+    if shutil.which("kubectl") is None:
+        return Check("cluster", True, False, target.kube_context, f"install kubectl ({KUBECTL_DOCS})")
+    result = obj.kind_runner().run(target.kubectl("get", "--raw", "/readyz"), timeout=20)
+    if result.ok:
+        return Check("cluster", True, True, f"{target.kube_context}: ready")
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return Check(
+        "cluster",
+        True,
+        False,
+        f"{target.kube_context}: {lines[-1] if lines else 'no answer'}",
+        "check --kube-context/--kubeconfig (kubectl config get-contexts) and that the cluster runs",
+    )
+
+
+def _containerd(obj: Context, required: bool) -> Check:
+    """--image-load containerd: this machine's containerd answers ctr (run as a user that may)."""
+    if not required:
+        return Check("containerd", False, True, "not used by this context")
+    target = obj.target()
+    if shutil.which("ctr") is None:
+        return Check("containerd", True, False, "no ctr", "apt-get install -y containerd (it brings ctr)")
+    address = ["--address", target.containerd_address] if target.containerd_address else []
+    result = obj.kind_runner().run(["ctr", *address, "--namespace", "k8s.io", "version"], timeout=20)
+    where = target.containerd_address or "ctr's default socket"
+    if result.ok:
+        return Check("containerd", True, True, f"{where}: answers")
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return Check(
+        "containerd",
+        True,
+        False,
+        f"{where}: {lines[-1] if lines else 'no answer'}",
+        "--containerd-address the node's containerd socket; run as a user allowed to use it (root)",
+    )
 
 
 def _ports(obj: Context, required: bool) -> Check:
@@ -137,8 +209,12 @@ def checks(obj: Context) -> list[Check]:
         lambda: _finder("nginx", "nginx" in need, nginx.binary),
         lambda: _which("openssl", False, "apt-get install -y openssl"),
         lambda: _docker("docker" in need),
+        lambda: _buildkit(obj, "buildkit" in need),
         lambda: _which("kind", "kind" in need, f"see {KIND_DOCS}"),
         lambda: _which("kubectl", "kubectl" in need, f"see {KUBECTL_DOCS}"),
+        lambda: _which("ctr", "ctr" in need, "apt-get install -y containerd (it brings ctr)"),
+        lambda: _cluster(obj, "cluster" in need),
+        lambda: _containerd(obj, "containerd" in need),
         lambda: _ports(obj, "ports" in need),
     ]
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -146,12 +222,33 @@ def checks(obj: Context) -> list[Check]:
 
 
 @cli.command()
-def doctor(ctx: typer.Context) -> None:
+def doctor(
+    ctx: typer.Context,
+    kube_context: KubeContext = None,
+    kubeconfig: Kubeconfig = None,
+    image_load: ImageLoad = None,
+    registry: Registry = None,
+    containerd_address: ContainerdAddress = None,
+) -> None:
     """Check the prerequisites of the current context.
 
     Each missing tool comes with the command that installs it; exit 5 when one the current
-    context needs is missing."""
+    context needs is missing. For an existing cluster (the context cluster, or --kube-context
+    and the image options as `up` takes them): that it answers, BuildKit, and what the image
+    delivery needs (ctr and this machine's containerd for --image-load containerd)."""
     obj: Context = ctx.obj
+    if cluster_options_given(kube_context, kubeconfig, image_load, registry, containerd_address):
+        from flightctl.cli.context import target_from_options
+
+        obj.choose(False, False, cluster=True)
+        obj.cluster_target = target_from_options(
+            obj.home,
+            kube_context,
+            kubeconfig=kubeconfig,
+            image_load=image_load,
+            registry=registry,
+            containerd_address=containerd_address,
+        )
     obj.progress(f"checking prerequisites for the {obj.context} context")
     found = checks(obj)
     missing = [c for c in found if c.required and not c.ok]

@@ -171,7 +171,9 @@ def root(
     context: Annotated[
         str | None,
         typer.Option(
-            "--context", envvar=FLIGHTCTL_CONTEXT, help="local or kind (default: `flightctl context use`, else local)"
+            "--context",
+            envvar=FLIGHTCTL_CONTEXT,
+            help="local, kind or cluster (default: `flightctl context use`, else local)",
         ),
     ] = None,
     output: Annotated[str, typer.Option("-o", "--output", help="table, json or yaml")] = "table",
@@ -183,8 +185,8 @@ def root(
     from flightctl.cli.context import resolve_context
     from flightctl.platform.layout import Home
 
-    if context is not None and context not in ("local", "kind"):
-        raise typer.BadParameter("must be local or kind", param_hint="--context")
+    if context is not None and context not in ("local", "kind", "cluster"):
+        raise typer.BadParameter("must be local, kind or cluster", param_hint="--context")
     if output not in ("table", "json", "yaml"):
         raise typer.BadParameter("must be table, json or yaml", param_hint="--output")
     given = ctx.obj if isinstance(ctx.obj, Dependencies) else Dependencies()

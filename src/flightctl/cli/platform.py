@@ -1,7 +1,7 @@
 """Platform lifecycle: up, down, status, logs, certs, auth token, port-forward.
 
-Each command works on the platform of the current context (``ctx.obj.platform()``, local or
-kind) through one interface; --local / --kind only choose the context."""
+Each command works on the platform of the current context (``ctx.obj.platform()``: local, kind
+or cluster) through one interface; --local / --kind / --kube-context only choose the context."""
 
 from __future__ import annotations
 
@@ -20,9 +20,44 @@ cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
 auth = typer.Typer(name="auth", help="API token.", no_args_is_help=True)
 port_forward = typer.Typer(
     name="port-forward",
-    help="kind: forward a local port on 127.0.0.1 to a service of the cluster (kubectl port-forward).",
+    help="kind, cluster: forward a local port on 127.0.0.1 to a service, the gateway or Prometheus "
+    "(kubectl port-forward).",
     no_args_is_help=True,
 )
+
+# The options that name an existing cluster (the `cluster` context), shared by up, doctor and
+# `context use cluster`.
+KubeContext = Annotated[
+    str | None,
+    typer.Option(
+        "--kube-context",
+        help="deploy to this existing cluster (a kubectl context) instead of Kind: the context `cluster`, "
+        "remembered in $FLIGHTCTL_HOME/config.json",
+    ),
+]
+Kubeconfig = Annotated[
+    str | None, typer.Option("--kubeconfig", help="cluster: the kubeconfig file of --kube-context (default kubectl's)")
+]
+ImageLoad = Annotated[
+    str | None,
+    typer.Option(
+        "--image-load",
+        help="cluster: how the images reach its nodes: containerd (docker save | ctr import; its one node is this "
+        "machine), registry (docker push to --registry), kind (kind load; a kind-NAME context)",
+    ),
+]
+Registry = Annotated[
+    str | None,
+    typer.Option("--registry", help="cluster: push the images to HOST[:PORT][/PREFIX] and deploy them by digest"),
+]
+ContainerdAddress = Annotated[
+    str | None,
+    typer.Option("--containerd-address", help="cluster, --image-load containerd: its socket (default ctr's)"),
+]
+
+
+def cluster_options_given(*values: object) -> bool:
+    return any(value is not None for value in values)
 
 
 @cli.command()
@@ -30,14 +65,45 @@ def up(
     ctx: typer.Context,
     local: Annotated[bool, typer.Option("--local", help="run everything as local processes")] = False,
     kind: Annotated[bool, typer.Option("--kind", help="run on a Kind cluster (as --context kind)")] = False,
+    kube_context: KubeContext = None,
+    kubeconfig: Kubeconfig = None,
+    image_load: ImageLoad = None,
+    registry: Registry = None,
+    containerd_address: ContainerdAddress = None,
     multi_node: Annotated[
         bool, typer.Option("--multi-node", help="kind: 1 control plane + 2 workers, replicated services")
     ] = False,
     ingress: Annotated[
-        bool, typer.Option("--ingress/--no-ingress", help="kind: install ingress-nginx (https://127.0.0.1/...)")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--ingress/--no-ingress",
+            help="kind, cluster: an Ingress (class nginx) in front of the gateway; on Kind with the vendored "
+            "ingress-nginx controller (default: no Ingress, the gateway alone)",
+        ),
+    ] = None,
+    python_image: Annotated[
+        str | None,
+        typer.Option(
+            "--python-image",
+            envvar="FLIGHTCTL_PYTHON_IMAGE",
+            help="kind, cluster: the images' Python base (the Dockerfile's PYTHON_IMAGE), e.g. a locally built one "
+            "where no registry is reachable",
+        ),
+    ] = None,
+    wheelhouse: Annotated[
+        Path | None,
+        typer.Option(
+            "--wheelhouse",
+            envvar="FLIGHTCTL_WHEELHOUSE",
+            help="kind, cluster: wheels the images install from with no network (default "
+            "~/.cache/flightctl/wheelhouse; missing ones are fetched there with pip download)",
+        ),
+    ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="kind: print every command in order, run none (implies --kind)")
+        bool,
+        typer.Option(
+            "--dry-run", help="kind, cluster: print every command in order, run none (implies --kind unless cluster)"
+        ),
     ] = False,
     port_base: Annotated[
         int | None, typer.Option("--port-base", envvar=FLIGHTCTL_PORT_BASE, help="local: first port of the range")
@@ -45,19 +111,45 @@ def up(
     timeout: Annotated[
         float | None,
         typer.Option(
-            help=f"seconds to wait for health (local {LOCAL_UP_TIMEOUT:.0f}, kind per workload {KIND_UP_TIMEOUT:.0f})"
+            help=f"seconds to wait for health (local {LOCAL_UP_TIMEOUT:.0f}, "
+            f"cluster per workload {KIND_UP_TIMEOUT:.0f})"
         ),
     ] = None,
 ) -> None:
     """Bring the platform up and wait until every component is healthy.
 
-    Without --local or --kind, and with no context chosen (--context, FLIGHTCTL_CONTEXT,
-    `flightctl context use`), `up` creates the Kind cluster (SPEC section 2)."""
+    Without --local, --kind or --kube-context, and with no context chosen (--context,
+    FLIGHTCTL_CONTEXT, `flightctl context use`), `up` creates the Kind cluster (SPEC section 2).
+    --kube-context deploys to an existing cluster instead (the context `cluster`; images built
+    here and delivered by --image-load or --registry), remembered for status, logs,
+    port-forward and down (`flightctl --context cluster ...`)."""
+    from flightctl.cli.context import remember_target, target_from_options
+    from flightctl.kind.platform import BuildOptions
+
     obj: Context = ctx.obj
-    obj.choose(local, kind or multi_node or (dry_run and not local), default="kind")
-    status = obj.platform(dry_run, echo=typer.echo).up(
-        os.environ, Path.cwd(), port_base, timeout, multi_node=multi_node, ingress=ingress
+    cluster = cluster_options_given(kube_context, kubeconfig, image_load, registry, containerd_address)
+    obj.choose(
+        local,
+        kind or multi_node or (dry_run and not local and not cluster and obj.context != "cluster"),
+        default="kind",
+        cluster=cluster,
     )
+    if obj.context == "cluster":
+        obj.cluster_target = target_from_options(
+            obj.home,
+            kube_context,
+            kubeconfig=kubeconfig,
+            image_load=image_load,
+            registry=registry,
+            containerd_address=containerd_address,
+        )
+        if not dry_run:
+            remember_target(obj.home, obj.cluster_target)
+    obj.build = BuildOptions.from_environ(os.environ, python_image=python_image, wheelhouse=wheelhouse)
+    options: dict[str, Any] = {"multi_node": multi_node}
+    if ingress is not None:
+        options["ingress"] = ingress
+    status = obj.platform(dry_run, echo=typer.echo).up(os.environ, Path.cwd(), port_base, timeout, **options)
     if status is not None:  # None: a dry run, which printed its plan
         emit(status if obj.output != "table" else _summary(status), obj.output)
 
@@ -68,16 +160,18 @@ def down(
     local: Annotated[bool, typer.Option("--local")] = False,
     kind: Annotated[bool, typer.Option("--kind", help="delete the Kind cluster (as --context kind)")] = False,
     purge: Annotated[bool, typer.Option("--purge", help="also delete all data")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="kind: print the commands, run none")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="kind, cluster: print the commands, run none")] = False,
     components: Annotated[
         list[str] | None, typer.Argument(help="stop only these (e.g. data-collector); `up` restarts them")
     ] = None,
 ) -> None:
     """Stop every process the platform started (data is kept unless --purge), or only the named ones.
     With --kind: stop the port-forwards and delete the cluster (its volumes go with it).
-    Without either, and with no context chosen: the local platform if this home has one."""
+    In the context cluster: stop the port-forwards and delete the namespace flightctl (its
+    volumes go with it; the cluster stays). Without either, and with no context chosen: the
+    local platform if this home has one."""
     obj: Context = ctx.obj
-    obj.choose(local, kind or (dry_run and not local), default=obj.existing())
+    obj.choose(local, kind or (dry_run and not local and obj.context != "cluster"), default=obj.existing())
     if purge and components:
         raise UsageError("--purge removes all data; it cannot be combined with component names")
     stopped = obj.platform(dry_run, echo=typer.echo).down(purge, components or ())
@@ -106,11 +200,13 @@ def status(
 @cli.command()
 def logs(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="a service, or postgres, kafka, prometheus, gateway, gateway-access")],
+    service: Annotated[
+        str, typer.Argument(help="a service, or postgres, kafka, prometheus, gateway, gateway-access (local)")
+    ],
     follow: Annotated[bool, typer.Option("-f", "--follow")] = False,
     lines: Annotated[int, typer.Option("-n", "--lines", min=1)] = 50,
 ) -> None:
-    """Show a component's log (kind: its pods' log through kubectl)."""
+    """Show a component's log (kind, cluster: its pods' log through kubectl)."""
     try:
         ctx.obj.platform().logs(service, lines, follow, lambda text: typer.echo(text, nl=False))
     except KeyboardInterrupt:  # the end of --follow
@@ -141,14 +237,15 @@ def auth_token(ctx: typer.Context) -> None:
 @port_forward.command("start")
 def port_forward_start(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="a service, or prometheus")],
+    service: Annotated[str, typer.Argument(help="a service, gateway, or prometheus")],
     port: Annotated[int | None, typer.Option("--port", help="local port (default: a free one)")] = None,
 ) -> None:
-    """Start forwarding in the background; the CLI then talks to the service through it."""
+    """Start forwarding in the background; the CLI then talks to the service (or, for the
+    gateway, to every public service) through it."""
     from flightctl.kind import portforward
 
     obj: Context = ctx.obj
-    result = portforward.start(obj.home, obj.kind_runner(), service, port)
+    result = portforward.start(obj.home, obj.kind_runner(), service, port, target=obj.target())
     obj.progress(f"{service} is forwarded to {result.url} (pid {result.pid})")
     emit(result.as_dict(), obj.output)
 
@@ -158,7 +255,7 @@ def port_forward_list(ctx: typer.Context) -> None:
     """The running forwards."""
     from flightctl.kind import portforward
 
-    rows = [f.as_dict() for f in portforward.listing(ctx.obj.home)]
+    rows = [f.as_dict() for f in portforward.listing(ctx.obj.home, ctx.obj.target())]
     emit(rows, ctx.obj.output, columns=("service", "url", "pid"))
 
 
@@ -170,17 +267,23 @@ def port_forward_stop(
     """Stop forwards."""
     from flightctl.kind import portforward
 
+    target = ctx.obj.target()
     if services:
-        stopped = [name for name in services if portforward.stop(ctx.obj.home, name)]
+        stopped = [name for name in services if portforward.stop(ctx.obj.home, name, target)]
     else:
-        stopped = portforward.stop_all(ctx.obj.home)
+        stopped = portforward.stop_all(ctx.obj.home, target=target)
     typer.echo(f"stopped: {', '.join(stopped) if stopped else 'no forward was running'}", err=True)
 
 
 def _summary(status: dict[str, Any]) -> str:
+    gateway = (
+        f"{status['gateway']}  (http {status['gateway_http']})"
+        if status.get("gateway")
+        else "- (flightctl port-forward start gateway)"
+    )
     lines = [
-        *([f"cluster     kind {status['cluster']}"] if "cluster" in status else []),
-        f"gateway     {status['gateway']}  (http {status['gateway_http']})",
+        *([f"cluster     {status['mode']} {status['cluster']}"] if "cluster" in status else []),
+        f"gateway     {gateway}",
         f"prometheus  {status['prometheus'] or '- (flightctl port-forward start prometheus)'}",
         f"kafka       {status['kafka']}",
         f"postgres    {status.get('postgres', '-')}",

@@ -1,2 +1,3 @@
-"""The Kind cluster lifecycle: create or reuse the cluster, build and load the images, create
-the Secrets, apply kubernetes/, wait for the rollouts; port-forwards; endpoints for the CLI."""
+"""The cluster mode: the Kind cluster flightctl creates, or an existing cluster it deploys into
+(``target``); build the images and deliver them (kind load, containerd import, registry push),
+create the Secrets, apply kubernetes/, wait for the rollouts; port-forwards; endpoints for the CLI."""

@@ -1,4 +1,4 @@
-"""How flightctl runs external commands (docker, kind, kubectl) for the cluster mode.
+"""How flightctl runs external commands (docker, kind, kubectl, ctr, pip) for the cluster mode.
 
 Everything in ``flightctl.kind`` goes through a :class:`Runner`, so the whole lifecycle can be
 driven in tests by a :class:`RecordingRunner` that records each command and answers from a
@@ -48,6 +48,10 @@ class Runner(Protocol):
         """Run to completion. ``stream``: the output goes to flightctl's stderr as it comes
         (progress), instead of being captured."""
 
+    def pipe(self, producer: Sequence[str], consumer: Sequence[str], *, stream: bool = False) -> Completed:
+        """``producer | consumer`` (bytes, e.g. ``docker save | ctr images import -``): the first
+        failure of the two (the producer's first), else the consumer's result."""
+
     def start(self, argv: Sequence[str], log_file: Path) -> Started:
         """Start a long-running process in its own session, output appended to ``log_file``."""
 
@@ -74,6 +78,36 @@ class SubprocessRunner:
             return Completed(124, "", f"{argv[0]} did not finish within {timeout:.0f}s")
         return Completed(result.returncode, result.stdout, result.stderr)
 
+    def pipe(self, producer: Sequence[str], consumer: Sequence[str], *, stream: bool = False) -> Completed:
+        import tempfile
+
+        with tempfile.TemporaryFile() as producer_errors:
+            try:
+                first = subprocess.Popen(list(producer), stdout=subprocess.PIPE, stderr=producer_errors)
+            except FileNotFoundError:
+                raise PrerequisiteMissing(f"{producer[0]} is not installed (not found on PATH)") from None
+            try:
+                second = subprocess.run(
+                    list(consumer),
+                    stdin=first.stdout,
+                    stdout=2 if stream else subprocess.PIPE,
+                    stderr=None if stream else subprocess.PIPE,
+                    check=False,
+                )
+            except FileNotFoundError:
+                first.kill()
+                first.wait()
+                raise PrerequisiteMissing(f"{consumer[0]} is not installed (not found on PATH)") from None
+            finally:
+                if first.stdout is not None:
+                    first.stdout.close()  # the producer gets SIGPIPE if the consumer stopped early
+            first.wait()
+            producer_errors.seek(0)
+            errors = producer_errors.read().decode(errors="replace")
+        if first.returncode != 0:
+            return Completed(first.returncode, "", errors)
+        return Completed(second.returncode, _text(second.stdout), _text(second.stderr))
+
     def start(self, argv: Sequence[str], log_file: Path) -> Started:
         """posix_spawn, not Popen: the process outlives this one (the CLI exits, the forward
         keeps running), so there is no Popen object to wait for."""
@@ -93,6 +127,10 @@ class SubprocessRunner:
             setsid=True,
         )
         return Started(pid, " ".join(argv))
+
+
+def _text(data: bytes | None) -> str:
+    return data.decode(errors="replace") if data else ""
 
 
 @dataclass
@@ -129,6 +167,10 @@ class RecordingRunner:
             return answer.pop(0) if len(answer) > 1 else answer[0]
         return answer
 
+    def pipe(self, producer: Sequence[str], consumer: Sequence[str], *, stream: bool = False) -> Completed:
+        """Recorded as one call, ``[*producer, "|", *consumer]``, answered like ``run``."""
+        return self.run([*producer, PIPE, *consumer], stream=stream)
+
     def start(self, argv: Sequence[str], log_file: Path) -> Started:
         self.calls.append(list(argv))
         self.inputs.append(None)
@@ -139,7 +181,18 @@ class RecordingRunner:
         return started
 
     def commands(self) -> list[str]:
-        """The recorded commands as shell lines, for readable assertions."""
-        import shlex
+        """The recorded commands as shell lines, for readable assertions (a pipe as ``a | b``)."""
+        return [shell_line(call) for call in self.calls]
 
-        return [shlex.join(call) for call in self.calls]
+
+PIPE = "|"
+
+
+def shell_line(argv: Sequence[str]) -> str:
+    """The command as a shell line; a recorded pipe (``PIPE`` between two commands) as ``a | b``."""
+    import shlex
+
+    if PIPE in argv:
+        at = list(argv).index(PIPE)
+        return f"{shlex.join(argv[:at])} | {shell_line(argv[at + 1 :])}"
+    return shlex.join(argv)

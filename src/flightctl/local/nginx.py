@@ -1,17 +1,18 @@
-"""The NGINX gateway: TLS, the SPEC's path prefixes, HTTP redirected to HTTPS, JSON errors."""
+"""The local NGINX gateway: TLS, the SPEC's path prefixes, HTTP redirected to HTTPS, JSON errors;
+its configuration is the one the cluster's gateway runs too (flightctl.deploy.gateway)."""
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
-from flightctl import deploy
+from flightctl.deploy import gateway
+from flightctl.deploy.gateway import fill
 from flightctl.errors import PrerequisiteMissing
-from flightctl.platform.layout import GATEWAY_PREFIXES, Home, State
+from flightctl.platform.layout import Home, State
 
-PREFIXES = {prefix: service for service, prefix in GATEWAY_PREFIXES.items()}  # path prefix -> service
+__all__ = ["MATCH", "binary", "command", "fill", "render"]
 MATCH = "nginx: master process"
 
 
@@ -23,43 +24,26 @@ def binary() -> str:
 
 
 def render(home: Home, state: State, cert: Path, key: Path) -> Path:
+    """Write $FLIGHTCTL_HOME/nginx/nginx.conf from the shared template (flightctl.deploy.gateway)."""
     prefix = home.path("nginx")
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-    locations = "\n".join(
-        f"        location /{path}/ {{\n"
-        f"            proxy_pass http://127.0.0.1:{state.ports.http(service)}/;\n"
-        "        }\n"
-        f"        location = /{path} {{\n"
-        f"            return 301 /{path}/;\n"
-        "        }"
-        for path, service in PREFIXES.items()
-    )
-    text = fill(
-        deploy.path("nginx", "gateway.conf.template").read_text(),
-        user_directive="user www-data;" if os.geteuid() == 0 else "",
-        prefix=prefix,
-        logs=home.logs,
-        http_port=state.ports.gateway_http,
-        https_port=state.ports.gateway_https,
+    text = gateway.render(
+        upstream=lambda service: f"127.0.0.1:{state.ports.http(service)}",
+        http_listen=f"127.0.0.1:{state.ports.gateway_http}",
+        https_listen=f"127.0.0.1:{state.ports.gateway_https}",
+        https_port_suffix=f":{state.ports.gateway_https}",
         cert=cert,
         key=key,
-        locations=locations,
-        prefix_list=", ".join(f'"/{p}/"' for p in PREFIXES),
-        prefix_names=", ".join(f"/{p}/" for p in PREFIXES),
+        pid_file=prefix / "nginx.pid",
+        error_log=home.logs / "nginx-error.log",
+        access_log=home.logs / "nginx-access.log",
+        temp_dir=prefix / "tmp",
+        user_directive="user www-data;" if os.geteuid() == 0 else "",
     )
     conf = prefix / "nginx.conf"
     conf.write_text(text)
     return conf
-
-
-def fill(template: str, **values: object) -> str:
-    """Replace every {{name}}; a name without a value is an error (a broken template)."""
-
-    def value(match: re.Match[str]) -> str:
-        return str(values[match.group(1)])
-
-    return re.sub(r"\{\{(\w+)\}\}", value, template)
 
 
 def command(home: Home, conf: Path) -> list[str]:

@@ -1,4 +1,4 @@
-"""What the local platform and the Kind cluster share, and the one interface the command layer
+"""What the local platform and the clusters share, and the one interface the command layer
 drives either through:
 
 - ``layout``: ``$FLIGHTCTL_HOME`` (Home), the service list, the gateway prefixes, the local
@@ -7,5 +7,6 @@ drives either through:
   port-forwards);
 - ``certs``: the gateway's self-signed certificate;
 - ``interface``: ``Platform`` (up, down, status, logs, endpoints, token, versions), implemented
-  by ``LocalPlatform`` and ``KindPlatform``, and ``create`` that picks one for a context.
+  by ``LocalPlatform`` and ``ClusterPlatform`` (Kind, or an existing cluster), and ``create``
+  that picks one for a context.
 """

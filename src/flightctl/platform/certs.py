@@ -1,4 +1,4 @@
-"""A self-signed TLS certificate for the gateway (local NGINX, the cluster's ingress), made with
+"""A self-signed TLS certificate for the gateway (local NGINX, the cluster's gateway), made with
 the cryptography library (imported when a certificate is made: it is slow to import)."""
 
 from __future__ import annotations

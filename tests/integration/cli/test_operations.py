@@ -77,10 +77,11 @@ def test_doctor_for_each_context(cli: Cli) -> None:
     report = json.loads(local.stdout)
     assert report["context"] == "local" and report["ok"] is True
     checks = {c["name"]: c for c in report["checks"]}
-    assert {"python", "java", "maven", "initdb", "pg_ctl", "prometheus", "nginx", "openssl", "docker", "kind",
-            "kubectl", "ports"} == set(checks)  # fmt: skip
+    assert {"python", "java", "maven", "initdb", "pg_ctl", "prometheus", "nginx", "openssl", "docker", "buildkit",
+            "kind", "kubectl", "ctr", "cluster", "containerd", "ports"} == set(checks)  # fmt: skip
     assert checks["ports"]["ok"] and "held by this platform" in checks["ports"]["found"]
     assert not checks["kind"]["required"] and checks["java"]["required"]
+    assert not any(checks[name]["required"] for name in ("buildkit", "ctr", "cluster", "containerd"))
 
     # Nothing on PATH: the kind context misses docker, kind and kubectl, each with its install hint.
     kind = cli("--context", "kind", "doctor", PATH="/nonexistent")

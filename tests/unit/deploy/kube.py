@@ -18,7 +18,7 @@ import yaml
 from flightctl import deploy
 
 KUBERNETES_DIR = deploy.path("kubernetes")
-OVERLAYS = ("kind", "kind-multinode")
+OVERLAYS = ("kind", "kind-multinode", "cluster")
 
 Manifest = dict[str, Any]
 
@@ -51,6 +51,19 @@ def rendered(overlay: str) -> list[Manifest]:
     if overlay not in _rendered:
         _rendered[overlay] = kustomize(KUBERNETES_DIR / "overlays" / overlay)
     return _rendered[overlay]
+
+
+def with_components(tmp_path: Path, resource: Path, *components: str) -> list[Manifest]:
+    """``resource`` (an overlay or the base) with shipped components added, as `flightctl up`
+    composes them (a kustomization of its own, relative paths)."""
+    import os
+
+    lines = ["apiVersion: kustomize.config.k8s.io/v1beta1", "kind: Kustomization", "resources:"]
+    lines.append(f"  - {os.path.relpath(resource, tmp_path)}")
+    lines.append("components:")
+    lines += [f"  - {os.path.relpath(KUBERNETES_DIR / 'components' / c, tmp_path)}" for c in components]
+    (tmp_path / "kustomization.yaml").write_text("\n".join(lines) + "\n")
+    return kustomize(tmp_path)
 
 
 def find(manifests: list[Manifest], kind: str, name: str) -> Manifest:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +170,63 @@ def test_no_secrets_go_into_the_image(stages: list[Stage]) -> None:
             if keyword in ("COPY", "ADD"):
                 assert ".env" not in arguments.split(), arguments
                 assert not re.search(r"\.(pem|key)\b", arguments), arguments
+
+
+def _dependency_step(stages: list[Stage]) -> str:
+    builder = next(s for s in stages if s.name == "builder")
+    (step,) = [run for run in builder.all("RUN") if "-r requirements.txt" in run]
+    return step
+
+
+def test_dependencies_install_from_the_mounted_wheels_when_there_are_some(stages: list[Stage]) -> None:
+    step = _dependency_step(stages)
+    mounts = re.findall(r"--mount=(\S+)", step)
+    assert "type=bind,source=wheels,target=/build/wheels" in mounts, "wheels/ is mounted, never a layer"
+    builder = next(s for s in stages if s.name == "builder")
+    assert not any("wheels" in copy for copy in builder.all("COPY"))
+    assert any("dist/" in copy for copy in builder.all("COPY"))
+
+
+@pytest.mark.parametrize("with_wheels", [True, False])
+def test_the_dependency_step_runs_pip_offline_only_with_wheels(
+    stages: list[Stage], tmp_path: Path, with_wheels: bool
+) -> None:
+    """The step's shell, run by sh with a pip that records its arguments: with wheels in
+    wheels/, --no-index --find-links wheels (no network); without, the package index."""
+    script = re.sub(r"^(--mount=\S+\s+)+", "", _dependency_step(stages))
+    (tmp_path / "wheels").mkdir()
+    if with_wheels:
+        (tmp_path / "wheels" / "flask-3.1.3-py3-none-any.whl").write_bytes(b"")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pip").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$PIP_ARGS"\n')
+    (bin_dir / "pip").chmod(0o755)
+    result = subprocess.run(
+        ["sh", "-c", script],
+        cwd=tmp_path,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "PIP_ARGS": str(tmp_path / "args")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    args = (tmp_path / "args").read_text().split()
+    offline = ["--no-index", "--find-links", "wheels"] if with_wheels else []
+    assert args == [
+        "--python",
+        "/opt/venv/bin/python",
+        "install",
+        *offline,
+        "--constraint",
+        "constraints.txt",
+        "-r",
+        "requirements.txt",
+    ]
+
+
+def test_buildkit_is_named_where_the_dockerfile_needs_it() -> None:
+    text = deploy.path("Dockerfile").read_text()
+    assert "RUN --mount" in text
+    assert "DOCKER_BUILDKIT=1" in text, "the header says how to build it"
+    assert "# syntax=" not in text, "a syntax line makes BuildKit pull a frontend image from a registry"

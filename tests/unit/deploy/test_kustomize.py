@@ -12,13 +12,16 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 import yaml
 
-from .kube import KUBERNETES_DIR, OVERLAYS, Manifest, kustomize, rendered
+from flightctl.kind.platform import KIND_HTTPS_NODE_PORT
+
+from .kube import KUBERNETES_DIR, OVERLAYS, Manifest, find, kustomize, rendered, with_components
 
 OLDEST_SUPPORTED = "1.31.0"
 VERSIONS = (OLDEST_SUPPORTED, kubernetes_validate.latest_version())
@@ -47,7 +50,18 @@ def _validate(manifest: Manifest, version: str) -> None:
 
 def test_base_builds_on_its_own() -> None:
     objects = kustomize(KUBERNETES_DIR / "base")
-    assert {m["kind"] for m in objects} >= {"Namespace", "Deployment", "StatefulSet", "Job", "Ingress"}
+    assert {m["kind"] for m in objects} >= {"Namespace", "Deployment", "StatefulSet", "Job", "NetworkPolicy"}
+    assert "Ingress" not in {m["kind"] for m in objects}, "the Ingress is optional (components/ingress-nginx)"
+    assert ("Deployment", "gateway") in {(m["kind"], m["metadata"]["name"]) for m in objects}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_ingress_component_validates_on_every_overlay(overlay: str, version: str, tmp_path: Path) -> None:
+    objects = with_components(tmp_path, KUBERNETES_DIR / "overlays" / overlay, "ingress-nginx")
+    assert len(objects) == len(rendered(overlay)) + 1
+    for manifest in objects:
+        _validate(manifest, version)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -82,11 +96,13 @@ def test_kind_cluster_configs() -> None:
         assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
         control_plane = config["nodes"][0]
         assert control_plane["role"] == "control-plane"
-        assert control_plane["labels"] == {"ingress-ready": "true"}
-        assert {(p["containerPort"], p["hostPort"]) for p in control_plane["extraPortMappings"]} == {
-            (80, 80),
-            (443, 443),
-        }
+        assert control_plane["labels"] == {"ingress-ready": "true"}  # where --ingress puts the controller
+        # The gateway's NodePorts (overlays/kind), on the host's loopback only.
+        gateway = {p["name"]: p["nodePort"] for p in find(rendered("kind"), "Service", "gateway")["spec"]["ports"]}
+        assert {
+            (p["containerPort"], p["hostPort"], p["listenAddress"]) for p in control_plane["extraPortMappings"]
+        } == {(gateway["http"], 80, "127.0.0.1"), (gateway["https"], 443, "127.0.0.1")}
+    assert gateway["https"] == KIND_HTTPS_NODE_PORT, "what `up` checks on a reused cluster"
     assert [n["role"] for n in single["nodes"]] == ["control-plane"]
     assert [n["role"] for n in multi["nodes"]] == ["control-plane", "worker", "worker"]
 
@@ -107,7 +123,7 @@ def test_the_vendored_ingress_nginx_manifest_is_upstreams_unchanged() -> None:
     assert VENDORED_SHA256 in (KUBERNETES_DIR / "vendor" / "ingress-nginx" / "README.md").read_text()
 
 
-def test_vendored_ingress_nginx_runs_where_kind_publishes_80_and_443() -> None:
+def test_vendored_ingress_nginx_runs_on_the_ingress_ready_node() -> None:
     objects = kustomize(KUBERNETES_DIR / "vendor" / "ingress-nginx")
     kinds = {(m["kind"], m["metadata"]["name"]) for m in objects}
     assert {
@@ -129,7 +145,6 @@ def test_vendored_ingress_nginx_runs_where_kind_publishes_80_and_443() -> None:
     assert host_ports[80] == 80 and host_ports[443] == 443
     assert "--ingress-class=nginx" in container["args"]
     assert container["args"][-1] == "--default-ssl-certificate=flightctl/flightctl-tls"
-    # The namespace the gateway NetworkPolicies admit traffic from.
     namespace = next(m for m in objects if m["kind"] == "Namespace")
     assert namespace["metadata"]["name"] == "ingress-nginx"
     ingress_class = next(m for m in objects if m["kind"] == "IngressClass")
@@ -142,3 +157,53 @@ def test_vendored_ingress_nginx_runs_where_kind_publishes_80_and_443() -> None:
         assert re.fullmatch(
             r"registry\.k8s\.io/ingress-nginx/kube-webhook-certgen:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", certgen["image"]
         )
+
+
+def _spread_constraints(manifests: list[Manifest]) -> Iterator[tuple[str, dict]]:
+    for manifest in manifests:
+        if manifest["kind"] in ("Deployment", "StatefulSet"):
+            for constraint in manifest["spec"]["template"]["spec"].get("topologySpreadConstraints", []):
+                yield manifest["metadata"]["name"], constraint
+
+
+def _spread_errors(manifests: list[Manifest]) -> list[str]:
+    """What the API server refuses in a topology spread constraint and offline schemas allow:
+    a matchLabelKeys key that the labelSelector names too, or matchLabelKeys without a selector."""
+    errors = []
+    for name, constraint in _spread_constraints(manifests):
+        keys = set(constraint.get("matchLabelKeys", []))
+        selector = constraint.get("labelSelector")
+        if keys and selector is None:
+            errors.append(f"{name}: matchLabelKeys without labelSelector")
+            continue
+        named = set((selector or {}).get("matchLabels", {})) | {
+            e["key"] for e in (selector or {}).get("matchExpressions", [])
+        }
+        errors += [f"{name}: {key} is in both labelSelector and matchLabelKeys" for key in sorted(keys & named)]
+    return errors
+
+
+def test_spread_constraints_are_what_the_api_server_accepts() -> None:
+    manifests = rendered("kind-multinode")
+    spread = dict(_spread_constraints(manifests))
+    assert set(spread) == {
+        "user-manager",
+        "data-collector",
+        "alert-system",
+        "alert-notifier",
+        "sla-breach-detector",
+        "kafka",
+    }
+    assert _spread_errors(manifests) == []
+    for constraint in spread.values():
+        # Each workload spreads its own pods: flightctl's pods with the same app value.
+        assert constraint["matchLabelKeys"] == ["app"]
+        assert constraint["labelSelector"] == {"matchLabels": {"app.kubernetes.io/part-of": "flightctl"}}
+
+
+def test_the_spread_check_sees_the_key_the_api_server_refused() -> None:
+    """The constraint found on a real cluster (app in both) is caught here."""
+    broken = copy.deepcopy(rendered("kind-multinode"))
+    for _name, constraint in _spread_constraints(broken):
+        constraint["labelSelector"] = {"matchExpressions": [{"key": "app", "operator": "Exists"}]}
+    assert "kafka: app is in both labelSelector and matchLabelKeys" in _spread_errors(broken)

@@ -106,6 +106,9 @@ def _pods(manifests: list[Manifest]) -> dict[str, Peer]:
 
 
 INGRESS_NGINX = Peer("ingress-nginx", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+# A client through a NodePort or from outside the cluster (its address, not a pod of ours).
+CLIENT = Peer("client-through-a-node-port", ip="192.168.1.20")
+STRANGER = Peer("a-pod-of-another-app", NAMESPACE, {"app": "debug"})
 KUBE_DNS = Peer("kube-dns", "kube-system", {"k8s-app": "kube-dns"})
 INTERNET = Peer("opensky-or-telegram", ip="149.154.167.220")
 API_SERVER_SERVICE = Peer("kubernetes-service", ip="10.96.0.1")
@@ -128,9 +131,10 @@ ALLOWED = [
     *[("prometheus", service, 8080) for service in SERVICES],
     ("prometheus", "prometheus", 9090),
     ("sla-breach-detector", "prometheus", 9090),
-    *[(INGRESS_NGINX, service, 8080) for service in GATEWAY],
-    (INGRESS_NGINX, "gateway-errors", 8080),
-    (INGRESS_NGINX, "gateway-errors", 8081),
+    *[("gateway", service, 8080) for service in GATEWAY],
+    (CLIENT, "gateway", 8443),
+    (CLIENT, "gateway", 8080),
+    (INGRESS_NGINX, "gateway", 8443),
     ("data-collector", INTERNET, 443),
     ("alert-notifier", INTERNET, 443),
     ("prometheus", API_SERVER_SERVICE, 443),
@@ -148,7 +152,16 @@ DENIED = [
     ("alert-notifier", "data-collector", 50051),
     ("alert-system", "prometheus", 9090),
     ("user-manager", "alert-system", 8080),
-    ("gateway-errors", "kafka", 9092),
+    ("gateway", "kafka", 9092),
+    ("gateway", "postgres", 5432),
+    ("gateway", "alert-system", 8080),
+    ("gateway", "user-manager", 50051),
+    ("gateway", "prometheus", 9090),
+    ("gateway", INTERNET, 443),
+    (CLIENT, "gateway", 9090),
+    (CLIENT, "user-manager", 8080),
+    (STRANGER, "user-manager", 8080),
+    (INGRESS_NGINX, "user-manager", 8080),
     (INGRESS_NGINX, "alert-system", 8080),
     (INGRESS_NGINX, "postgres", 5432),
     (INGRESS_NGINX, "user-manager", 50051),

@@ -25,7 +25,7 @@ LISTENER = (
 
 
 def port_forward_stand_in(argv: Sequence[str]) -> list[str]:
-    assert argv[:2] == ["kubectl", "--context"]
+    assert argv[0] == "kubectl" and "port-forward" in argv
     local_port = argv[-1].split(":")[0]
     return [sys.executable, "-c", LISTENER, local_port, "stand-in-for-kubectl-port-forward"]
 
@@ -37,10 +37,31 @@ def home(tmp_path: Path) -> Home:
 
 @pytest.fixture
 def runner() -> Iterator[RecordingRunner]:
-    recording = RecordingRunner(stand_in=port_forward_stand_in)
+    recording = RecordingRunner(programs={"docker", "kind", "kubectl", "ctr"}, stand_in=port_forward_stand_in)
     yield recording
     for started in recording.started:  # never leave a child behind, whatever the test did
         with contextlib.suppress(ProcessLookupError):
             os.killpg(started.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(started.pid, 0)
+
+
+@pytest.fixture
+def wheelhouse(tmp_path: Path) -> Path:
+    """A wheelhouse with a wheel (empty stand-in, the right file name) of every pinned
+    distribution the images install, so builds plan and write their context offline."""
+    from flightctl.deploy import images
+
+    directory = tmp_path / "wheelhouse"
+    directory.mkdir()
+    for name, version in images.pins().items():
+        (directory / f"{name.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"")
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_build_environment(monkeypatch: pytest.MonkeyPatch, wheelhouse: Path) -> None:
+    """The builds use the test's wheelhouse and the plain docker, whatever the caller's shell set."""
+    monkeypatch.setenv("FLIGHTCTL_WHEELHOUSE", str(wheelhouse))
+    for variable in ("FLIGHTCTL_DOCKER", "FLIGHTCTL_PYTHON_IMAGE", "FLIGHTCTL_CONTEXT", "FLIGHTCTL_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)

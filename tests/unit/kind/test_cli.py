@@ -40,13 +40,18 @@ def test_up_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "home").exists()
     lines = out.splitlines()
     commands = [line for line in lines if not line.startswith("#")]
-    assert commands[:3] == [
+    assert commands[:4] == [
         "docker info --format '{{.ServerVersion}}'",
+        "docker buildx version",
         "kind get clusters",
         f"kind create cluster --name flightctl --config {DEPLOY}/kubernetes/kind/cluster-multinode.yaml",
     ]
-    builds = [line for line in commands if line.startswith("docker build")]
-    assert builds == [f"docker build --target {s} -t flightctl/{s}:dev {tmp_path}/home/kind/build" for s in SERVICES]
+    builds = [line for line in commands if " build " in line]
+    assert builds == [
+        f"env DOCKER_BUILDKIT=1 docker build --network=none --target {s} -t flightctl/{s}:dev "
+        f"{tmp_path}/home/kind/build"
+        for s in SERVICES
+    ]
     assert commands[-1] == (
         "kubectl --context kind-flightctl -n flightctl rollout status deployment/sla-breach-detector --timeout=600s"
     )
@@ -101,7 +106,7 @@ def test_a_failed_rollout_exits_1_naming_workload_and_reason(tmp_path: Path, run
             }
         ),
     )
-    code, _out, err = invoke(tmp_path / "home", "up", "--kind", "--no-ingress", "--timeout", "5", runner=runner)
+    code, _out, err = invoke(tmp_path / "home", "up", "--kind", "--timeout", "5", runner=runner)
     assert code == 1
     message = error_line(err)
     assert message.startswith("statefulset/postgres did not become ready within 5s")
@@ -183,3 +188,105 @@ def test_logs_in_the_kind_context_come_from_kubectl(tmp_path: Path, runner: Reco
     assert code == 1 and 'kubectl logs failed: error: deployments.apps "alert-system" not found' in err
     code, _out, err = invoke(tmp_path / "home", "--context", "kind", "logs", "postgres", runner=runner)
     assert code == 2 and "unknown workload postgres" in err
+
+
+HARNESS = (
+    "--kube-context",
+    "lab",
+    "--kubeconfig",
+    "/srv/k8s/kubeconfig",
+    "--image-load",
+    "containerd",
+    "--containerd-address",
+    "/run/lab/containerd.sock",
+)
+LAB = ["kubectl", "--kubeconfig", "/srv/k8s/kubeconfig", "--context", "lab"]
+
+
+def test_up_kube_context_dry_run_plans_the_existing_cluster_and_remembers_nothing(tmp_path: Path) -> None:
+    runner = RecordingRunner()
+    code, out, err = invoke(
+        tmp_path / "home", "up", *HARNESS, "--python-image", "local/python:3.11", "--dry-run", runner=runner
+    )
+    assert code == 0, err
+    assert runner.calls == [] and not (tmp_path / "home").exists()
+    commands = [line for line in out.splitlines() if not line.startswith("#")]
+    assert commands[2:4] == [" ".join(LAB) + " get namespaces -o name", " ".join(LAB) + " get nodes -o name"]
+    assert (
+        "docker save " + " ".join(f"flightctl/{s}:dev" for s in SERVICES) + " | ctr --address /run/lab/containerd.sock "
+        "--namespace k8s.io images import -"
+    ) in commands
+    assert all("--build-arg PYTHON_IMAGE=local/python:3.11" in line for line in commands if " build " in line)
+    assert " ".join(LAB) + f" apply -k {DEPLOY}/kubernetes/overlays/cluster" in commands
+    assert not any(line.startswith("kind") for line in commands)
+
+
+def test_up_kube_context_remembers_the_target_for_status_logs_port_forward_and_down(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    home = tmp_path / "home"
+    runner.script[(*LAB, "get", "nodes")] = Completed(0, "node/lab\n")
+    runner.script[(*LAB, "-n", "flightctl", "get", "deployments,statefulsets")] = Completed(0, '{"items": []}')
+    code, out, err = invoke(home, "up", *HARNESS, "-o", "json", runner=runner)
+    assert code == 0, err
+    status = json.loads(out)
+    assert status["mode"] == "cluster" and status["gateway"].startswith("https://127.0.0.1:")
+    saved = json.loads((home / "config.json").read_text())
+    assert saved["cluster"] == {
+        "kube_context": "lab",
+        "kubeconfig": "/srv/k8s/kubeconfig",
+        "image_load": "containerd",
+        "containerd_address": "/run/lab/containerd.sock",
+    }
+    assert "context" not in saved, "up does not switch the current context"
+
+    runner.calls.clear()
+    code, out, err = invoke(home, "--context", "cluster", "status", "-o", "json", runner=runner)
+    assert code == 0, err
+    assert json.loads(out)["gateway"] == status["gateway"], "the gateway forward is still there"
+    assert runner.commands() == [" ".join(LAB) + " -n flightctl get deployments,statefulsets -o json"]
+
+    runner.script[(*LAB, "-n", "flightctl", "logs")] = Completed(0, "gw line\n")
+    code, out, err = invoke(home, "--context", "cluster", "logs", "gateway", "-n", "3", runner=runner)
+    assert (code, out) == (0, "gw line\n"), err
+
+    code, out, err = invoke(home, "--context", "cluster", "port-forward", "list", "-o", "json", runner=runner)
+    assert [f["service"] for f in json.loads(out)] == ["gateway"]
+
+    # A later `up` of the same cluster needs no options again.
+    runner.calls.clear()
+    code, _out, err = invoke(home, "--context", "cluster", "up", "--dry-run", runner=runner)
+    assert code == 0, err
+
+    runner.script[(*LAB, "delete", "namespace")] = Completed(0, 'namespace "flightctl" deleted\n')
+    code, _out, err = invoke(home, "--context", "cluster", "down", "--purge", runner=runner)
+    assert code == 0, err
+    assert "stopped: port-forward gateway, namespace flightctl on lab" in err
+    assert runner.commands()[-1] == " ".join(LAB) + " delete namespace flightctl --ignore-not-found --wait=true"
+    assert not (home / "cluster" / "lab").exists()
+
+
+def test_the_cluster_context_needs_a_cluster(tmp_path: Path, runner: RecordingRunner) -> None:
+    home = tmp_path / "home"
+    code, _out, err = invoke(home, "--context", "cluster", "status", runner=runner)
+    assert code == 2 and "the cluster context has no cluster yet" in error_line(err)
+    code, _out, err = invoke(home, "up", "--kube-context", "prod", runner=runner)
+    assert code == 2 and "how do the images reach the cluster 'prod'" in error_line(err)
+    code, _out, err = invoke(home, "up", "--kind", "--kube-context", "prod", runner=runner)
+    assert code == 2 and "exclude each other" in error_line(err)
+    assert runner.calls == []
+
+
+def test_context_use_cluster_remembers_the_target(tmp_path: Path, runner: RecordingRunner) -> None:
+    home = tmp_path / "home"
+    code, _out, err = invoke(home, "context", "use", "cluster", "--kube-context", "kind-dev", runner=runner)
+    assert code == 0, err
+    code, out, _err = invoke(home, "context", "show", "-o", "json", runner=runner)
+    shown = json.loads(out)
+    assert shown["context"] == "cluster"
+    assert shown["cluster"] == {"kube_context": "kind-dev", "image_load": "kind", "kind_cluster": "dev"}
+    code, _out, err = invoke(home, "context", "use", "cluster", "--registry", "reg.local/t", runner=runner)
+    assert code == 0, err  # the same cluster, now pushed to a registry
+    assert json.loads((home / "config.json").read_text())["cluster"]["image_load"] == "registry"
+    code, _out, err = invoke(home, "context", "use", "kind", "--kube-context", "x", runner=runner)
+    assert code == 2 and "name the cluster of the context cluster" in error_line(err)

@@ -1,4 +1,4 @@
-"""The kind lifecycle, driven by a RecordingRunner: which commands run, in which order, and
+"""The Kind lifecycle, driven by a RecordingRunner: which commands run, in which order, and
 what happens when a prerequisite is missing, the cluster exists, or a rollout fails."""
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ from flightctl import deploy
 from flightctl.errors import PREREQUISITE, FlightctlError, PrerequisiteMissing, UsageError
 from flightctl.kind import layout
 from flightctl.kind import secrets as secret_values
-from flightctl.kind.platform import KindPlatform
+from flightctl.kind.platform import BuildOptions, ClusterPlatform, KindPlatform
 from flightctl.kind.runner import Completed, RecordingRunner
 from flightctl.platform.layout import SERVICES, Home
 
 DEPLOY = deploy.root()
 KUBECTL = ["kubectl", "--context", "kind-flightctl"]
+IMAGES = " ".join(f"flightctl/{service}:dev" for service in SERVICES)
 
 
-def platform(home: Home, runner: RecordingRunner, **kwargs: object) -> KindPlatform:
-    return KindPlatform(home, runner, lambda _message: None, **kwargs)  # type: ignore[arg-type]
+def platform(home: Home, runner: RecordingRunner, wheelhouse: Path | None = None, **kwargs: object) -> ClusterPlatform:
+    return KindPlatform(home, runner, lambda _message: None, build=BuildOptions(wheelhouse=wheelhouse), **kwargs)  # type: ignore[arg-type]
 
 
 def index_of(commands: list[str], prefix: str) -> int:
@@ -32,29 +33,24 @@ def index_of(commands: list[str], prefix: str) -> int:
 
 
 def test_up_creates_builds_loads_applies_and_waits_in_order(
-    home: Home, runner: RecordingRunner, tmp_path: Path
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
 ) -> None:
     runner.script[(*KUBECTL, "-n", "flightctl", "create", "secret", "generic")] = Completed(0, "kind: Secret\n")
     runner.script[(*KUBECTL, "-n", "flightctl", "get", "deployments,statefulsets")] = Completed(0, '{"items": []}')
-    platform(home, runner).up({}, tmp_path, timeout=42)
+    platform(home, runner, wheelhouse).up({}, tmp_path, timeout=42)
     commands = runner.commands()
 
     order = [
         "docker info",
+        "docker buildx version",
         "kind get clusters",
         f"kind create cluster --name flightctl --config {DEPLOY}/kubernetes/kind/cluster.yaml",
-    ]
-    for service in SERVICES:
-        order += [
-            f"docker build --target {service} -t flightctl/{service}:dev {home.root}/kind/build",
-            f"kind load docker-image flightctl/{service}:dev --name flightctl",
-        ]
-    order += [
-        f"kubectl --context kind-flightctl apply -k {DEPLOY}/kubernetes/vendor/ingress-nginx",
-        "kubectl --context kind-flightctl -n ingress-nginx rollout status "
-        "deployment/ingress-nginx-controller --timeout=42s",
-        "kubectl --context kind-flightctl -n ingress-nginx wait --for=condition=complete "
-        "job/ingress-nginx-admission-patch --timeout=42s",
+        *(
+            f"env DOCKER_BUILDKIT=1 docker build --network=none --target {service} -t flightctl/{service}:dev "
+            f"{home.root}/kind/build"
+            for service in SERVICES
+        ),
+        f"kind load docker-image {IMAGES} --name flightctl",
         "kubectl --context kind-flightctl create namespace flightctl --dry-run=client -o yaml",
         "kubectl --context kind-flightctl -n flightctl create secret generic flightctl-secrets "
         f"--from-env-file={home.root}/kind/secrets.env --dry-run=client -o yaml",
@@ -66,7 +62,7 @@ def test_up_creates_builds_loads_applies_and_waits_in_order(
         "kubectl --context kind-flightctl -n flightctl rollout status statefulset/kafka --timeout=42s",
         "kubectl --context kind-flightctl -n flightctl wait --for=condition=complete job/kafka-topics --timeout=42s",
         "kubectl --context kind-flightctl -n flightctl rollout status deployment/prometheus --timeout=42s",
-        "kubectl --context kind-flightctl -n flightctl rollout status deployment/gateway-errors --timeout=42s",
+        "kubectl --context kind-flightctl -n flightctl rollout status deployment/gateway --timeout=42s",
         *(
             f"kubectl --context kind-flightctl -n flightctl rollout status deployment/{service} --timeout=42s"
             for service in SERVICES
@@ -75,6 +71,8 @@ def test_up_creates_builds_loads_applies_and_waits_in_order(
     positions = [index_of(commands, prefix) for prefix in order]
     assert positions == sorted(positions), "commands ran out of order"
     assert not any("rollout restart" in command for command in commands), "a new cluster needs no restart"
+    assert not any("ingress-nginx" in command for command in commands), "no ingress controller unless asked"
+    assert not any("port-forward" in command for command in commands), "Kind publishes the gateway's NodePort"
 
     # The generated Secret is piped into kubectl apply, and its values never reach a command line.
     secret_create = index_of(commands, "kubectl --context kind-flightctl -n flightctl create secret generic")
@@ -86,36 +84,90 @@ def test_up_creates_builds_loads_applies_and_waits_in_order(
     for value in values.values():
         assert not any(value in command for command in commands)
     assert (home.root / "kind" / "certs" / "gateway.crt").is_file()
+    # The build context came from this installation, with the wheelhouse's wheels.
+    build = home.root / "kind" / "build"
+    assert (build / "Dockerfile").read_text() == deploy.path("Dockerfile").read_text()
+    assert sorted(p.name for p in (build / "wheels").iterdir()) == sorted(p.name for p in wheelhouse.iterdir())
 
 
-def test_multi_node_uses_its_cluster_config_and_overlay(home: Home, runner: RecordingRunner, tmp_path: Path) -> None:
+def test_multi_node_uses_its_cluster_config_and_overlay(
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
+) -> None:
     runner.script[(*KUBECTL, "-n", "flightctl", "get")] = Completed(0, '{"items": []}')
-    platform(home, runner).up({}, tmp_path, multi_node=True, ingress=False)
+    platform(home, runner, wheelhouse).up({}, tmp_path, multi_node=True, ingress=False)
     commands = runner.commands()
     index_of(commands, f"kind create cluster --name flightctl --config {DEPLOY}/kubernetes/kind/cluster-multinode.yaml")
     index_of(commands, f"kubectl --context kind-flightctl apply -k {DEPLOY}/kubernetes/overlays/kind-multinode")
     assert not any("ingress-nginx" in command for command in commands), "--no-ingress installs no controller"
 
 
+def test_ingress_installs_the_vendored_controller_and_adds_the_component(
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
+) -> None:
+    runner.script[(*KUBECTL, "-n", "flightctl", "get")] = Completed(0, '{"items": []}')
+    platform(home, runner, wheelhouse).up({}, tmp_path, ingress=True, timeout=9)
+    commands = runner.commands()
+    generated = home.root / "kind" / "kustomize"
+    order = [
+        f"kubectl --context kind-flightctl apply -k {DEPLOY}/kubernetes/vendor/ingress-nginx",
+        "kubectl --context kind-flightctl -n ingress-nginx rollout status deployment/ingress-nginx-controller "
+        "--timeout=9s",
+        "kubectl --context kind-flightctl -n ingress-nginx wait --for=condition=complete "
+        "job/ingress-nginx-admission-patch --timeout=9s",
+        "kubectl --context kind-flightctl create namespace flightctl",
+        f"kubectl --context kind-flightctl apply -k {generated}",
+    ]
+    positions = [index_of(commands, prefix) for prefix in order]
+    assert positions == sorted(positions)
+    kustomization = (generated / "kustomization.yaml").read_text()
+    assert "  - ../../../../../" in kustomization, "kustomize takes relative paths only"
+    resolved = [(generated / line.strip()[2:]).resolve() for line in kustomization.splitlines() if "- ../" in line]
+    assert resolved == [
+        (DEPLOY / "kubernetes" / "overlays" / "kind").resolve(),
+        (DEPLOY / "kubernetes" / "components" / "ingress-nginx").resolve(),
+    ]
+
+
 def test_an_existing_cluster_is_reused_and_its_services_restarted(
-    home: Home, runner: RecordingRunner, tmp_path: Path
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
 ) -> None:
     runner.script[("kind", "get", "clusters")] = Completed(0, "other\nflightctl\n")
     runner.script[("kind", "get", "nodes")] = Completed(0, "flightctl-control-plane\n")
     runner.script[(*KUBECTL, "-n", "flightctl", "get")] = Completed(0, '{"items": []}')
-    platform(home, runner).up({}, tmp_path)
+    platform(home, runner, wheelhouse).up({}, tmp_path)
     commands = runner.commands()
     assert not any(command.startswith("kind create cluster") for command in commands)
-    restart = index_of(commands, "kubectl --context kind-flightctl -n flightctl rollout restart deployment")
+    restart = index_of(commands, "kubectl --context kind-flightctl -n flightctl rollout restart deployment --selector")
     assert restart > index_of(commands, f"kubectl --context kind-flightctl apply -k {DEPLOY}/kubernetes/overlays/kind")
+    # The certificate was made on this run: the gateway reads it at start, so it restarts too.
+    index_of(commands, "kubectl --context kind-flightctl -n flightctl rollout restart deployment/gateway")
+
+    runner.calls.clear()
+    platform(home, runner, wheelhouse).up({}, tmp_path)  # the same certificate: the gateway keeps running
+    assert not any("rollout restart deployment/gateway" in command for command in runner.commands())
 
 
-def test_an_existing_cluster_of_another_shape_is_refused(home: Home, runner: RecordingRunner, tmp_path: Path) -> None:
+def test_a_kind_cluster_without_the_gateways_port_is_refused(
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
+) -> None:
+    runner.script[("kind", "get", "clusters")] = Completed(0, "flightctl\n")
+    runner.script[("kind", "get", "nodes")] = Completed(0, "flightctl-control-plane\n")
+    runner.script[("docker", "port")] = Completed(
+        1, "", "Error: No public port '30443/tcp' published for flightctl-control-plane"
+    )
+    with pytest.raises(UsageError, match=r"created by an older flightctl\); recreate it"):
+        platform(home, runner, wheelhouse).up({}, tmp_path)
+    assert runner.commands()[-1] == "docker port flightctl-control-plane 30443/tcp"
+
+
+def test_an_existing_cluster_of_another_shape_is_refused(
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
+) -> None:
     runner.script[("kind", "get", "clusters")] = Completed(0, "flightctl\n")
     runner.script[("kind", "get", "nodes")] = Completed(0, "flightctl-control-plane\n")
     with pytest.raises(UsageError, match="exists with 1 node"):
-        platform(home, runner).up({}, tmp_path, multi_node=True)
-    assert not any(call[:2] == ["docker", "build"] for call in runner.calls)
+        platform(home, runner, wheelhouse).up({}, tmp_path, multi_node=True)
+    assert not any("build" in call for call in runner.calls)
 
 
 @pytest.mark.parametrize("missing", [{"docker"}, {"kind"}, {"docker", "kind"}])
@@ -141,6 +193,89 @@ def test_a_stopped_docker_engine_is_a_prerequisite_error(home: Home, runner: Rec
     assert runner.commands() == ["docker info --format '{{.ServerVersion}}'"]
 
 
+@pytest.mark.parametrize(
+    ("client", "usable"),
+    [("28.2.2", False), ("23.0.0", False), ("20.10.24+dfsg1", True)],
+)
+def test_buildkit_is_required_before_anything_is_built(
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path, client: str, usable: bool
+) -> None:
+    """Without the buildx plugin only a docker CLI older than 23 has BuildKit (built in, on with
+    DOCKER_BUILDKIT=1); a newer one would fall back to the legacy builder, which cannot build
+    the Dockerfile's RUN --mount."""
+    runner.script[("docker", "buildx")] = Completed(1, "", "docker: 'buildx' is not a docker command.")
+    runner.script[("docker", "version")] = Completed(0, client + "\n")
+    runner.script[(*KUBECTL, "-n", "flightctl", "get")] = Completed(0, '{"items": []}')
+    if usable:
+        platform(home, runner, wheelhouse).up({}, tmp_path)
+        assert any(command.startswith("env DOCKER_BUILDKIT=1 docker build") for command in runner.commands())
+        return
+    with pytest.raises(PrerequisiteMissing, match=f"docker {client} has no BuildKit.*FLIGHTCTL_DOCKER"):
+        platform(home, runner, wheelhouse).up({}, tmp_path)
+    assert runner.commands()[-1] == "docker version --format '{{.Client.Version}}'"
+    assert not any("kind" in call for call in runner.calls)
+
+
+def test_the_docker_cli_and_the_python_image_can_be_chosen(home: Home, tmp_path: Path, wheelhouse: Path) -> None:
+    runner = RecordingRunner(programs={"/usr/bin/docker", "kind", "kubectl"})
+    runner.script[(*KUBECTL, "-n", "flightctl", "get")] = Completed(0, '{"items": []}')
+    build = BuildOptions.from_environ(
+        {"FLIGHTCTL_DOCKER": "/usr/bin/docker", "FLIGHTCTL_PYTHON_IMAGE": "ignored:when-given"},
+        python_image="local/python:3.11-bookworm",
+        wheelhouse=wheelhouse,
+    )
+    KindPlatform(home, runner, lambda _m: None, build=build).up({}, tmp_path)
+    commands = runner.commands()
+    assert commands[:2] == ["/usr/bin/docker info --format '{{.ServerVersion}}'", "/usr/bin/docker buildx version"]
+    builds = [command for command in commands if " build " in command]
+    assert builds == [
+        f"env DOCKER_BUILDKIT=1 /usr/bin/docker build --network=none --target {service} -t flightctl/{service}:dev "
+        f"--build-arg PYTHON_IMAGE=local/python:3.11-bookworm {home.root}/kind/build"
+        for service in SERVICES
+    ]
+    assert BuildOptions.from_environ({"FLIGHTCTL_PYTHON_IMAGE": "from/env:1"}).python_image == "from/env:1"
+    assert BuildOptions.from_environ({}) == BuildOptions()
+
+
+class PipStandIn(RecordingRunner):
+    """Records like RecordingRunner; `pip download` writes the wheels it was asked for, as pip would."""
+
+    def run(self, argv, *, input=None, stream=False, timeout=None):  # type: ignore[no-untyped-def,override]
+        if list(argv[1:4]) == ["-m", "pip", "download"]:
+            dest = Path(argv[argv.index("--dest") + 1])
+            for pin in (arg for arg in argv if "==" in arg):
+                name, _, version = pin.partition("==")
+                (dest / f"{name.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"")
+        return super().run(argv, input=input, stream=stream, timeout=timeout)
+
+
+def test_missing_wheels_are_downloaded_into_the_wheelhouse_first(home: Home, tmp_path: Path, wheelhouse: Path) -> None:
+    taken = sorted(wheelhouse.iterdir())[:2]
+    for wheel in taken:
+        wheel.unlink()
+    runner = PipStandIn()
+    runner.script[(*KUBECTL, "-n", "flightctl", "get")] = Completed(0, '{"items": []}')
+    platform(home, runner, wheelhouse).up({}, tmp_path)
+    commands = runner.commands()
+    download = next(i for i, call in enumerate(runner.calls) if call[1:4] == ["-m", "pip", "download"])
+    call = runner.calls[download]
+    assert {"--only-binary=:all:", "--no-deps"} <= set(call)
+    assert call[call.index("--python-version") + 1] == "3.11"
+    assert call[call.index("--dest") + 1] == str(wheelhouse)
+    assert [arg for arg in call if "==" in arg] == sorted(
+        f"{w.name.split('-')[0].replace('_', '-')}=={w.name.split('-')[1]}" for w in taken
+    )
+    assert download < index_of(commands, "env DOCKER_BUILDKIT=1 docker build --network=none --target user-manager")
+    assert sorted(p.name for p in (home.root / "kind" / "build" / "wheels").iterdir()) == sorted(
+        p.name for p in wheelhouse.iterdir()
+    )
+
+    # A download that brings nothing leaves the build context unwritten, and says what is missing.
+    (sorted(wheelhouse.iterdir())[0]).unlink()
+    with pytest.raises(FlightctlError, match="has no wheel for the image"):
+        platform(home, RecordingRunner(), wheelhouse).up({}, tmp_path)
+
+
 def pods(*statuses: dict[str, object]) -> str:
     return json.dumps(
         {"items": [{"metadata": {"name": f"pod-{i}"}, "status": status} for i, status in enumerate(statuses)]}
@@ -148,7 +283,7 @@ def pods(*statuses: dict[str, object]) -> str:
 
 
 def test_a_failed_rollout_names_the_workload_and_the_pods_reason(
-    home: Home, runner: RecordingRunner, tmp_path: Path
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
 ) -> None:
     runner.script[(*KUBECTL, "-n", "flightctl", "rollout", "status", "deployment/data-collector")] = Completed(
         1, "", 'error: deployment "data-collector" exceeded its progress deadline'
@@ -173,7 +308,7 @@ def test_a_failed_rollout_names_the_workload_and_the_pods_reason(
         ),
     )
     with pytest.raises(FlightctlError) as error:
-        platform(home, runner).up({}, tmp_path, timeout=30)
+        platform(home, runner, wheelhouse).up({}, tmp_path, timeout=30)
     message = error.value.message
     assert message.startswith("deployment/data-collector did not become ready within 30s")
     assert "pod pod-0 container server: ErrImageNeverPull" in message
@@ -213,19 +348,21 @@ def test_diagnosis_reports_crash_loops_and_unschedulable_pods(home: Home, runner
     assert runner.calls[-1] == [*KUBECTL, "-n", "flightctl", "get", "pods", "-l", "app=kafka", "-o", "json"]
 
 
-def test_dry_run_runs_nothing_and_writes_nothing(home: Home, tmp_path: Path) -> None:
+def test_dry_run_runs_nothing_and_writes_nothing(home: Home, tmp_path: Path, wheelhouse: Path) -> None:
     runner = RecordingRunner()
     printed: list[str] = []
-    platform(home, runner, dry_run=True, echo=printed.append).up({}, tmp_path)
+    platform(home, runner, wheelhouse, dry_run=True, echo=printed.append).up({}, tmp_path)
     assert runner.calls == []
     assert not home.root.exists()
-    assert printed[0] == "docker info --format '{{.ServerVersion}}'"
-    assert printed[1:3] == [
+    assert printed[:4] == [
+        "docker info --format '{{.ServerVersion}}'",
+        "docker buildx version",
         "kind get clusters",
         f"kind create cluster --name flightctl --config {DEPLOY}/kubernetes/kind/cluster.yaml",
     ]
     secret = next(line for line in printed if "create secret generic" in line)
     assert secret.endswith("--dry-run=client -o yaml | kubectl --context kind-flightctl apply -f -")
+    assert not any("pip" in line for line in printed), "the wheelhouse has every wheel: nothing to download"
 
 
 def test_down_deletes_the_cluster_and_purge_removes_the_generated_state(home: Home, runner: RecordingRunner) -> None:
@@ -253,6 +390,7 @@ def test_status_reports_readiness_and_urls(home: Home, runner: RecordingRunner) 
     )
     status = platform(home, runner).status()
     assert status["mode"] == "kind"
+    assert (status["gateway"], status["gateway_http"]) == ("https://127.0.0.1", "http://127.0.0.1")
     assert status["services"]["user-manager"] == {
         "url": "https://127.0.0.1/user-manager",
         "gateway_url": "https://127.0.0.1/user-manager",
@@ -270,14 +408,16 @@ def test_status_without_a_cluster_says_how_to_start_it(home: Home, runner: Recor
 
 
 def test_settings_from_the_environment_become_the_config_map(
-    home: Home, runner: RecordingRunner, tmp_path: Path
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
 ) -> None:
     create = "kubectl --context kind-flightctl -n flightctl create configmap flightctl-settings "
     delete = "kubectl --context kind-flightctl -n flightctl delete configmap flightctl-settings --ignore-not-found"
     runner.script[(*KUBECTL, "-n", "flightctl", "create", "configmap")] = Completed(0, "kind: ConfigMap\n")
     runner.script[(*KUBECTL, "-n", "flightctl", "get", "deployments,statefulsets")] = Completed(0, '{"items": []}')
 
-    platform(home, runner).up({"COLLECT_INTERVAL_SECONDS": "60", "TELEGRAM_BOT_TOKEN": "b:t"}, tmp_path, timeout=5)
+    platform(home, runner, wheelhouse).up(
+        {"COLLECT_INTERVAL_SECONDS": "60", "TELEGRAM_BOT_TOKEN": "b:t"}, tmp_path, timeout=5
+    )
     commands = runner.commands()
     position = index_of(commands, create)
     assert commands[position] == create + f"--from-env-file={home.root}/kind/settings.env --dry-run=client -o yaml"
@@ -287,6 +427,12 @@ def test_settings_from_the_environment_become_the_config_map(
     assert delete not in commands
 
     runner.calls.clear()
-    platform(home, runner).up({}, tmp_path, timeout=5)  # nothing set any more: the ConfigMap goes
+    platform(home, runner, wheelhouse).up({}, tmp_path, timeout=5)  # nothing set any more: the ConfigMap goes
     commands = runner.commands()
     assert delete in commands and not any(c.startswith(create) for c in commands)
+
+
+def test_versions_name_the_gateways_nginx(home: Home, runner: RecordingRunner) -> None:
+    versions = platform(home, runner).component_versions()
+    assert versions["nginx"] == {"version": "1.28.0", "source": "nginxinc/nginx-unprivileged:1.28.0-alpine"}
+    assert versions["kafka"]["version"] == "4.1.1"

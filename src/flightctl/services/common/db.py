@@ -8,18 +8,24 @@ database, each database with its own ``alembic_version`` table.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from flightctl.services.common.backoff import Backoff
 from flightctl.services.common.locks import AdvisoryLock
 
 log = logging.getLogger(__name__)
 _ENV_DIR = Path(__file__).with_name("migrations")
+# At start the database may not answer yet (on a first deploy its name does not even resolve
+# until its pod runs): retry the first connection with backoff for this long before giving up.
+CONNECT_BACKOFF = Backoff(0.5, 5.0)
+CONNECT_DEADLINE = 120.0
 
 
 class Base(DeclarativeBase):
@@ -48,11 +54,51 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def migrate(engine: Engine, versions_dir: Path) -> None:
-    """Bring the database schema to the newest revision in ``versions_dir``."""
+def wait_for_database(
+    engine: Engine,
+    *,
+    backoff: Backoff = CONNECT_BACKOFF,
+    deadline: float = CONNECT_DEADLINE,
+    sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Return once the database accepts a connection. A connection failure (refused, a name
+    that does not resolve yet, the server starting up) is retried after ``backoff``'s delay,
+    logged each time, until ``deadline`` seconds have passed; then the last error is raised.
+    Any other error is raised at once."""
+    give_up = clock() + deadline
+    failures = 0
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            failures += 1
+            delay = backoff.delay(failures)
+            if clock() + delay > give_up:
+                log.error("the database did not answer within %.0fs; giving up", deadline)
+                raise
+            reason = str(exc.orig or exc).strip().splitlines()
+            log.warning(
+                "the database does not answer yet (%s); retrying in %.1fs",
+                reason[0] if reason else type(exc).__name__,
+                delay,
+            )
+            sleep(delay)
+            continue
+        if failures:
+            log.info("the database answers after %d failed attempt(s)", failures)
+        return
+
+
+def migrate(engine: Engine, versions_dir: Path, *, wait: Callable[[Engine], None] = wait_for_database) -> None:
+    """Bring the database schema to the newest revision in ``versions_dir``, once the database
+    answers (``wait``: :func:`wait_for_database`, so a service started before its database
+    retries instead of exiting)."""
     from alembic import command  # deferred: only at start
     from alembic.config import Config
 
+    wait(engine)
     config = Config()
     config.set_main_option("script_location", str(_ENV_DIR))
     config.set_main_option("version_locations", str(versions_dir))

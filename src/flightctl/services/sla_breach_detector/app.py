@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from flightctl.services.common.clock import utcnow
@@ -53,10 +55,12 @@ def create_app(
     registry = CollectorRegistry()
     metrics = SlaMetrics(registry)
     prometheus = PrometheusClient(settings.prometheus_url, settings.prometheus_timeout_seconds)
-    producer = make_producer(settings.kafka_bootstrap_servers, NAME)
+    # Made on first use, not here: the broker may not be reachable yet at start (a first deploy),
+    # and a publish that cannot connect fails like any failed publish, retried next check.
+    producer = LazyProducer(lambda: make_producer(settings.kafka_bootstrap_servers, NAME))
 
     def publish(events: Sequence[dict[str, Any]]) -> int:
-        return send_all(producer, [Outgoing(SLA_BREACH, event["metric"], event) for event in events])
+        return send_all(producer.get(), [Outgoing(SLA_BREACH, event["metric"], event) for event in events])
 
     stats = BreachStats()
     stats.track(store.current())
@@ -99,6 +103,28 @@ def create_app(
         prometheus=prometheus,
         components=[resources, scheduler, http],
     )
+
+
+class LazyProducer:
+    """The Kafka producer, made when first needed: ``get()`` raises the factory's error (e.g.
+    KafkaTimeoutError while no broker answers) and tries again on the next call."""
+
+    def __init__(self, factory: Callable[[], KafkaProducer]) -> None:
+        self._factory = factory
+        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> KafkaProducer:
+        with self._lock:
+            if self._producer is None:
+                self._producer = self._factory()
+            return self._producer
+
+    def close(self, timeout: float | None = None) -> None:
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close(timeout=timeout)
 
 
 def main() -> None:
