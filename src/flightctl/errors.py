@@ -1,4 +1,4 @@
-"""The CLI's one exception base; the exit code travels with the error (SPEC section 8)."""
+"""The CLI's one exception base; the exit code travels with the error (docs/cli.md, Exit codes)."""
 
 from __future__ import annotations
 

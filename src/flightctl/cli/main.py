@@ -100,7 +100,7 @@ class LazyCommands(MutableMapping[str, Any]):
 
 class FlightctlGroup(TyperGroup):
     """The root group: commands from :data:`COMMANDS`, loaded when needed; errors mapped to exit
-    codes in one place (SPEC 8): a FlightctlError is one line on stderr and its exit code,
+    codes in one place (docs/cli.md): a FlightctlError is one line on stderr and its exit code,
     Ctrl-C is 130, anything unexpected one line and 1 (a traceback only with
     FLIGHTCTL_DEBUG=1). Usage errors keep Click's handling (exit 2)."""
 

@@ -119,7 +119,7 @@ def up(
     """Bring the platform up and wait until every component is healthy.
 
     Without --local, --kind or --kube-context, and with no context chosen (--context,
-    FLIGHTCTL_CONTEXT, `flightctl context use`), `up` creates the Kind cluster (SPEC section 2).
+    FLIGHTCTL_CONTEXT, `flightctl context use`), `up` creates the Kind cluster.
     --kube-context deploys to an existing cluster instead (the context `cluster`; images built
     here and delivered by --image-load or --registry), remembered for status, logs,
     port-forward and down (`flightctl --context cluster ...`)."""

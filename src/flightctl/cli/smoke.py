@@ -180,7 +180,7 @@ class Smoke:
             if done:
                 found = done[0]
                 text = " ".join(str(found.get("text") or "").split())
-                # The text carries the condition (SPEC 6): "... exceeded the high threshold of 0."
+                # The text carries the condition (docs/architecture.md): "... exceeded the high threshold of 0."
                 if self.airport not in text or f"{self.expected} threshold" not in text:
                     raise StepFailed(f"expected a {self.expected} alert for {self.airport}, the notifier sent: {text}")
                 if self.require_sent and found.get("status") != "sent":

@@ -1,7 +1,7 @@
 """Where the CLI reaches a service on a cluster target, and with which token.
 
 A live `flightctl port-forward` of the service wins (plain HTTP on 127.0.0.1, the service's own
-root). Else the gateway under the SPEC prefix: on the Kind cluster at https://127.0.0.1 (its
+root). Else the gateway under the service's prefix: on the Kind cluster at https://127.0.0.1 (its
 NodePort, published on the host's loopback), on an existing cluster through the forward of the
 gateway that `flightctl up` starts (`flightctl port-forward start gateway`). The certificate to
 verify it against is flightctl's self-signed one: ``certificate(home, target)``.

@@ -1,4 +1,4 @@
-"""The local NGINX gateway: TLS, the SPEC's path prefixes, HTTP redirected to HTTPS, JSON errors;
+"""The local NGINX gateway: TLS, the services' path prefixes, HTTP redirected to HTTPS, JSON errors;
 its configuration is the one the cluster's gateway runs too (flightctl.deploy.gateway)."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ DEFAULT_PORT_BASE = 18400
 SERVICES = ("user-manager", "data-collector", "alert-system", "alert-notifier", "sla-breach-detector")
 MODULES = {name: "flightctl.services." + name.replace("-", "_") for name in SERVICES}
 # The services with a public API, and the path prefix the gateway (the project's NGINX, locally and on
-# a cluster) serves each under (SPEC section 4). alert-system has no public API.
+# a cluster) serves each under (docs/api.md). alert-system has no public API.
 GATEWAY_PREFIXES = {
     "user-manager": "user-manager",
     "data-collector": "data-collector",

@@ -335,7 +335,7 @@ def test_sla_config_lives_on_a_persistent_volume_seeded_once(manifests: list[Man
 
 
 def test_packaged_sla_default_checks_slowly_enough_for_the_cluster_scrape_interval(manifests: list[Manifest]) -> None:
-    """SPEC section 4: settings.t_check >= 5 * T_scrape, with the cluster's Prometheus."""
+    """The detector's rule: settings.t_check >= 5 * T_scrape, with the cluster's Prometheus."""
     default = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     scrape_interval = yaml.safe_load(
         find_prefixed(manifests, "ConfigMap", "prometheus-config")["data"]["prometheus.yml"]

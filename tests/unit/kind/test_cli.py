@@ -141,7 +141,7 @@ def test_dry_run_is_for_the_cluster_only(tmp_path: Path) -> None:
 
 
 def test_plain_up_means_kind_unless_a_context_was_chosen(tmp_path: Path, runner: RecordingRunner) -> None:
-    # SPEC section 2: `flightctl up` creates the Kind cluster; here kind is missing: exit 5.
+    # `flightctl up` creates the Kind cluster; here kind is missing: exit 5.
     runner.programs.discard("kind")
     code, _out, err = invoke(tmp_path / "home", "up", runner=runner)
     assert code == 5 and "install kind" in error_line(err)

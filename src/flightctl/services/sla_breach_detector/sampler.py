@@ -129,7 +129,7 @@ def breach_event(
     event_id: str,
     timestamp: str,
 ) -> dict[str, Any]:
-    """The ``sla_breach`` message value: the SPEC's fields plus the series' labels."""
+    """The ``sla_breach`` message value: the documented fields (docs/architecture.md) plus the series' labels."""
     return {
         "event_id": event_id,
         "timestamp": timestamp,
