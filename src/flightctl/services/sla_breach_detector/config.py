@@ -1,4 +1,4 @@
-"""The SLA configuration (the seed's ``config.yaml``): its model, its validation, and its file.
+"""The SLA configuration (docs/architecture.md: ``metrics`` and ``settings``): its model, its validation, and its file.
 
 ``metrics: [{name, type, query, min, max}]`` and ``settings: {t_check, ...}``. A config object
 is immutable; :class:`ConfigStore` swaps the current one under a lock, so a check that is

@@ -1,4 +1,4 @@
-"""The breach rule of the seed, with no I/O: the last 10 samples of every series of every
+"""The breach rule, with no I/O: the last 10 samples of every series of every
 metric; at least 3 below ``min`` is a ``low`` breach, else at least 3 above ``max`` a ``high``
 breach. Non-finite samples (NaN, +Inf, -Inf) are "no data" and never enter a window."""
 
@@ -29,7 +29,7 @@ class Verdict:
 
 
 def judge(values: Sequence[float], low: float, high: float, needed: int = VIOLATIONS_NEEDED) -> Verdict | None:
-    """The seed's rule over one window: ``low`` when at least ``needed`` samples are below
+    """The rule over one window: ``low`` when at least ``needed`` samples are below
     ``low``; otherwise ``high`` when at least ``needed`` are above ``high``; otherwise None."""
     if not values:
         return None
