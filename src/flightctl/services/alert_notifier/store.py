@@ -1,8 +1,9 @@
-"""The delivery log in PostgreSQL: claiming an event's row for one sender, and reading the log."""
+"""The delivery log in PostgreSQL: the statuses of a batch's events, the final outcomes of a batch
+written at once, claiming an event's row for one sender, and reading the log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flightctl.services.alert_notifier.models import Delivery, TelegramUpdateOffset
-from flightctl.services.alert_notifier.service import DeliveryRecord
+from flightctl.services.alert_notifier.service import PENDING, DeliveryBusy, DeliveryRecord
 from flightctl.services.common.db import transaction
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -24,18 +25,39 @@ _FIELDS = (
 _MUTABLE = ("chat_id", "status", "attempts", "last_error", "sent_at")
 
 
-class DeliveryBusy(Exception):
-    """Another consumer is delivering the same event right now; retry later."""
-
-
 class SqlDeliveryStore:
-    """One transaction per delivery: the row is inserted (once per event) and locked with
-    ``FOR UPDATE NOWAIT`` while the message is sent, so two consumers that got the same event
-    during a rebalance never both send it; the outcome is written in the same transaction."""
+    """A batch's statuses are one read and its final outcomes (skipped deliveries) one
+    transaction. A message to send gets a transaction of its own: the row is inserted (once per
+    event) and locked with ``FOR UPDATE NOWAIT`` while the message is sent, so two consumers that
+    got the same event during a rebalance never both send it; the outcome is written in the same
+    transaction."""
 
     def __init__(self, factory: sessionmaker[Session], *, lock_timeout_ms: int = 5000) -> None:
         self._factory = factory
         self._lock_timeout_ms = int(lock_timeout_ms)
+
+    def statuses(self, event_ids: Collection[str]) -> dict[str, str]:
+        if not event_ids:
+            return {}
+        with transaction(self._factory) as session:
+            rows = session.execute(select(Delivery.event_id, Delivery.status).where(Delivery.event_id.in_(event_ids)))
+            return {event_id: status for event_id, status in rows}
+
+    def record_final(self, records: Sequence[DeliveryRecord]) -> set[str]:
+        """Insert each record, or finish its event's pending row (status and last_error; the row
+        keeps its text, time and attempts); a row already final is left alone."""
+        if not records:
+            return set()
+        rows = insert(Delivery).values([{name: getattr(r, name) for name in _FIELDS} for r in records])
+        statement = rows.on_conflict_do_update(
+            index_elements=["event_id"],
+            set_={"status": rows.excluded.status, "last_error": rows.excluded.last_error},
+            where=Delivery.status == PENDING,
+        ).returning(Delivery.event_id)
+        with transaction(self._factory) as session:
+            # A pending row another consumer is sending right now makes this wait: bounded.
+            session.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": str(self._lock_timeout_ms)})
+            return set(session.scalars(statement))
 
     @contextmanager
     def claim(self, draft: DeliveryRecord) -> Iterator[DeliveryRecord]:

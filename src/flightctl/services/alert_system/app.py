@@ -51,7 +51,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Aler
         group_id=settings.kafka_group_id or NAME,
         topics=[TO_ALERT_SYSTEM],
         handler=faults.with_crash_point(evaluator.handle, settings.fault_inject),
-        producer=producer,
+        producer=faults.with_crashing_producer(producer, settings.fault_inject),
         metrics=KafkaMetrics(registry),
         session_timeout_ms=settings.kafka_session_timeout_ms,
     )
