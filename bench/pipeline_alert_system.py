@@ -24,6 +24,7 @@ from typing import Any
 
 from pipeline_common import (
     DEFAULT_PORT_BASE,
+    BatchLog,
     Tail,
     git_commit,
     local_platform,
@@ -62,6 +63,7 @@ def one_run(p: Any, platform: Any, count: int, timeout: float) -> dict[str, Any]
     messages = [reading(run, n) for n in range(count)]
     tail = Tail(platform.bootstrap, TO_NOTIFIER)
     cpu_before = {s: platform.cpu_seconds(s) for s in ("alert-system", "alert-notifier")}
+    batches = BatchLog(platform, "alert-system")
     try:
         started_wall, started = time.time(), time.monotonic()
         for key, value in messages:
@@ -87,10 +89,12 @@ def one_run(p: Any, platform: Any, count: int, timeout: float) -> dict[str, Any]
         "seconds_until_last_timestamp": round(last_stamp - started_wall, 3),
         "events_per_second": round(count / seconds, 1),
         "cpu_seconds": cpu,
+        "alert_system_batches": batches.summary(),
     }
     print(
         f"  {count} readings: all {len(found)} notifications after {seconds:.2f}s "
-        f"-> {result['events_per_second']} events/s (produce {produced:.2f}s, cpu {cpu})"
+        f"-> {result['events_per_second']} events/s (produce {produced:.2f}s, cpu {cpu}, "
+        f"batches {result['alert_system_batches']})"
     )
     return result
 

@@ -7,9 +7,11 @@ Not a test and not imported by the suite (bench/README.md).
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import platform as host
+import re
 import shutil
 import statistics
 import subprocess
@@ -68,6 +70,41 @@ class BenchPlatform:
         """User + system CPU time the service's process has used so far."""
         fields = Path(f"/proc/{self.pid(service)}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BatchLog:
+    """The batch lines a service logged (one INFO line per batch) since this object was made."""
+
+    PATTERN = re.compile(r": batch of (\d+):.*? ms=(\{[^}]*\})")
+
+    def __init__(self, platform: BenchPlatform, service: str) -> None:
+        self._path = Home(platform.home).log_file(service)
+        self._start = self._path.stat().st_size if self._path.exists() else 0
+
+    def batches(self) -> list[tuple[int, dict[str, int]]]:
+        """(size, milliseconds per step) of each batch."""
+        with self._path.open("rb") as f:
+            f.seek(self._start)
+            text = f.read().decode("utf-8", "replace")
+        return [(int(m.group(1)), ast.literal_eval(m.group(2))) for m in self.PATTERN.finditer(text)]
+
+    def summary(self) -> dict[str, Any]:
+        """How many batches, their sizes, and the total milliseconds spent in each step (the
+        runner's poll, handle, produce, record, commit): where the time went."""
+        batches = self.batches()
+        if not batches:
+            return {"batches": 0}
+        sizes = [size for size, _ in batches]
+        steps: dict[str, int] = {}
+        for _, ms in batches:
+            for step, value in ms.items():
+                steps[step] = steps.get(step, 0) + value
+        return {
+            "batches": len(sizes),
+            "mean_size": round(sum(sizes) / len(sizes), 1),
+            "max_size": max(sizes),
+            "ms_total_per_step": steps,
+        }
 
 
 def flightctl(env: Mapping[str, str], *args: str, timeout: float = 600) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 
 from pipeline_common import (
     DEFAULT_PORT_BASE,
+    BatchLog,
     git_commit,
     local_platform,
     machine,
@@ -71,6 +72,7 @@ def one_run(p: Any, platform: Any, engine: Any, emails: list[str], count: int, t
     events = [event(emails[n % len(emails)], n) for n in range(count)]
     ids = [e["event_id"] for e in events]
     cpu_before = platform.cpu_seconds("alert-notifier")
+    batches = BatchLog(platform, "alert-notifier")
     query = text("SELECT count(*), max(created_at) FROM deliveries WHERE event_id = ANY(:ids)")
     started_wall, started = time.time(), time.monotonic()
     for e in events:
@@ -104,10 +106,11 @@ def one_run(p: Any, platform: Any, engine: Any, emails: list[str], count: int, t
         "seconds_until_last_created_at": round(last.timestamp() - started_wall, 3),
         "events_per_second": round(count / seconds, 1),
         "notifier_cpu_seconds": cpu,
+        "notifier_batches": batches.summary(),
     }
     print(
         f"  {count} events: all in the delivery log after {seconds:.2f}s -> {result['events_per_second']} events/s "
-        f"({statuses}, produce {produced:.2f}s, notifier cpu {cpu}s)"
+        f"({statuses}, produce {produced:.2f}s, notifier cpu {cpu}s, batches {result['notifier_batches']})"
     )
     return result
 

@@ -9,8 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from flightctl.services.alert_system import rules
@@ -76,56 +75,61 @@ class AlertEvaluator:
         return Handled(outputs=outputs, commit=commit, dead_letters=dead, summary=summary)
 
     def _load(self, readings: list[rules.Reading]) -> tuple[set[str], dict[rules.Key, rules.Stored]]:
-        ids = {r.event_id for r in readings}
-        keys = {(r.user_email, r.airport_code) for r in readings}
+        """One transaction, two statements whatever the batch's size: which of its event ids are
+        recorded already, and the stored state of each of its (user, airport)."""
+        ids = sorted({r.event_id for r in readings})
+        keys = sorted({(r.user_email, r.airport_code) for r in readings})
         with transaction(self._factory) as session:
-            seen = set(session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids))))
-            rows = session.scalars(
-                select(AlertState).where(tuple_(AlertState.user_email, AlertState.airport_code).in_(keys))
-            )
-            states = {(s.user_email, s.airport_code): rules.Stored(s.state, s.threshold, s.last_alert_at) for s in rows}
+            seen = set(session.scalars(_SEEN, {"ids": ids}))
+            rows = session.execute(_STATES, {"emails": [k[0] for k in keys], "airports": [k[1] for k in keys]})
+            states = {
+                (email, airport): rules.Stored(state, threshold, at) for email, airport, state, threshold, at in rows
+            }
         return seen, states
 
     def _record(self, folded: rules.Folded, now: datetime) -> None:
-        """One transaction: every input id, and the final state of each (user, airport) that at
-        least one newly recorded reading moved (an id another instance recorded meanwhile, during
-        a rebalance, changes nothing, as with one reading at a time)."""
+        """One transaction, two statements: every input id, and the final state of each (user,
+        airport) that at least one newly recorded reading moved (an id another instance recorded
+        meanwhile, during a rebalance, changes nothing, as with one reading at a time). The rows
+        go as arrays (``unnest``), so the statements are the same for every batch."""
         with transaction(self._factory) as session:
-            inserted = set(
-                session.scalars(
-                    insert(ProcessedEvent)
-                    .values([{"event_id": s.reading.event_id, "processed_at": now} for s in folded.steps])
-                    .on_conflict_do_nothing()
-                    .returning(ProcessedEvent.event_id)
-                )
-            )
-            moved = {s.key for s in folded.steps if s.reading.event_id in inserted}
+            ids = [s.reading.event_id for s in folded.steps]
+            inserted = set(session.scalars(_RECORD_IDS, {"ids": ids, "now": now}))
+            fresh = {s.key for s in folded.steps if s.reading.event_id in inserted}
+            moved = [(key, state) for key, state in folded.states.items() if key in fresh]
             if not moved:
                 return
-            rows = [
-                {
-                    "user_email": key[0],
-                    "airport_code": key[1],
-                    "state": state.state,
-                    "threshold": state.threshold,
-                    "last_alert_at": state.last_alert_at,
-                    "updated_at": now,
-                }
-                for key, state in folded.states.items()
-                if key in moved
-            ]
-            statement = insert(AlertState).values(rows)
             session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["user_email", "airport_code"],
-                    set_={
-                        "state": statement.excluded.state,
-                        "threshold": statement.excluded.threshold,
-                        "last_alert_at": statement.excluded.last_alert_at,
-                        "updated_at": statement.excluded.updated_at,
-                    },
-                )
+                _UPSERT_STATES,
+                {
+                    "emails": [key[0] for key, _ in moved],
+                    "airports": [key[1] for key, _ in moved],
+                    "states": [state.state for _, state in moved],
+                    "thresholds": [state.threshold for _, state in moved],
+                    "alerted": [state.last_alert_at for _, state in moved],
+                    "now": now,
+                },
             )
+
+
+_SEEN = text("SELECT event_id FROM processed_events WHERE event_id = ANY(CAST(:ids AS varchar[]))")
+_STATES = text(
+    "SELECT s.user_email, s.airport_code, s.state, s.threshold, s.last_alert_at FROM alert_state s "
+    "JOIN unnest(CAST(:emails AS varchar[]), CAST(:airports AS varchar[])) AS k(user_email, airport_code) "
+    "USING (user_email, airport_code)"
+)
+_RECORD_IDS = text(
+    "INSERT INTO processed_events (event_id, processed_at) "
+    "SELECT unnest(CAST(:ids AS varchar[])), :now ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_UPSERT_STATES = text(
+    "INSERT INTO alert_state (user_email, airport_code, state, threshold, last_alert_at, updated_at) "
+    "SELECT k.*, :now FROM unnest(CAST(:emails AS varchar[]), CAST(:airports AS varchar[]), "
+    "CAST(:states AS varchar[]), CAST(:thresholds AS integer[]), CAST(:alerted AS timestamptz[])) "
+    "AS k(user_email, airport_code, state, threshold, last_alert_at) "
+    "ON CONFLICT (user_email, airport_code) DO UPDATE SET state = excluded.state, "
+    "threshold = excluded.threshold, last_alert_at = excluded.last_alert_at, updated_at = excluded.updated_at"
+)
 
 
 def purge_processed(factory: sessionmaker[Session], before: datetime) -> int:

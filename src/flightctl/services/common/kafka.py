@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -295,6 +296,7 @@ class KafkaRunner:
 
     def poll_once(self, consumer: KafkaConsumer, timeout_ms: int = 500) -> None:
         """One turn of the loop: poll, handle the batch, update the lag gauge."""
+        started = time.perf_counter()
         try:
             polled = consumer.poll(timeout_ms=timeout_ms, max_records=self._max_batch)
         except KafkaError as exc:
@@ -303,13 +305,14 @@ class KafkaRunner:
             return
         batch = [Incoming.of(record) for records in polled.values() for record in records]
         if batch and not self._stopped.is_set():
-            self.process(consumer, batch)
+            self.process(consumer, batch, poll_seconds=time.perf_counter() - started)
         self.update_lag(consumer)
 
     # -- one batch -----------------------------------------------------------------------------
 
-    def process(self, consumer: KafkaConsumer, batch: list[Incoming]) -> None:
+    def process(self, consumer: KafkaConsumer, batch: list[Incoming], poll_seconds: float = 0.0) -> None:
         """Handle, produce, record and commit one batch (see the module docstring)."""
+        timer = _Timer(poll=poll_seconds)
         try:
             handled = self._handler(batch)
         except Exception:
@@ -323,10 +326,13 @@ class KafkaRunner:
                 dead.reason,
                 extra=dead.message.where,
             )
+        timer.lap("handle")
         try:
             self._produce(handled.outputs, dead_letters)
+            timer.lap("produce")
             if handled.commit is not None:
                 handled.commit()
+            timer.lap("record")
         except Exception:
             self.retry_batch(consumer, batch, "producing or recording the outcome failed")
             return
@@ -335,7 +341,8 @@ class KafkaRunner:
         for dead in dead_letters:
             self._metrics.produced.labels(self._dlq(dead.message)).inc()
         retry_from = self._commit_offsets(consumer, batch, handled.retry)
-        self._count(batch, handled)
+        timer.lap("commit")
+        self._count(batch, handled, timer.ms)
         if retry_from:
             for tp, offset in retry_from.items():
                 consumer.seek(tp, offset)
@@ -403,7 +410,7 @@ class KafkaRunner:
                 log.warning("%s: offsets not committed (%s); the batch will be redelivered", self.name, exc)
         return retry_from
 
-    def _count(self, batch: Sequence[Incoming], handled: Handled) -> None:
+    def _count(self, batch: Sequence[Incoming], handled: Handled, ms: Mapping[str, int]) -> None:
         dead = {(d.message.topic, d.message.partition, d.message.offset) for d in handled.dead_letters}
         again = {(m.topic, m.partition, m.offset) for m in handled.retry}
         outcomes: Counter[tuple[str, str]] = Counter()
@@ -426,7 +433,7 @@ class KafkaRunner:
             self.name,
             len(batch),
             ", ".join(f"{k} {v}" for k, v in counts.items() if k != "messages"),
-            extra={"batch": counts},
+            extra={"batch": counts, "ms": dict(ms)},
         )
 
     # -- error policies ------------------------------------------------------------------------
@@ -473,6 +480,19 @@ class KafkaRunner:
 
 class _Stopped(Exception):
     pass
+
+
+class _Timer:
+    """Where a batch's time went, in milliseconds per step (for its log line only)."""
+
+    def __init__(self, poll: float) -> None:
+        self.ms: dict[str, int] = {"poll": round(poll * 1000)}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.ms[step] = round((now - self._last) * 1000)
+        self._last = now
 
 
 def broker_reachable(bootstrap: str, timeout: float = 1.0) -> str | None:
