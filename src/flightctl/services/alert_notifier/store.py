@@ -40,24 +40,19 @@ class SqlDeliveryStore:
         if not event_ids:
             return {}
         with transaction(self._factory) as session:
-            rows = session.execute(select(Delivery.event_id, Delivery.status).where(Delivery.event_id.in_(event_ids)))
-            return {event_id: status for event_id, status in rows}
+            return {event_id: status for event_id, status in session.execute(_STATUSES, {"ids": list(event_ids)})}
 
     def record_final(self, records: Sequence[DeliveryRecord]) -> set[str]:
         """Insert each record, or finish its event's pending row (status and last_error; the row
-        keeps its text, time and attempts); a row already final is left alone."""
+        keeps its text, time and attempts); a row already final is left alone. One statement
+        over arrays (``unnest``), the same for every batch."""
         if not records:
             return set()
-        rows = insert(Delivery).values([{name: getattr(r, name) for name in _FIELDS} for r in records])
-        statement = rows.on_conflict_do_update(
-            index_elements=["event_id"],
-            set_={"status": rows.excluded.status, "last_error": rows.excluded.last_error},
-            where=Delivery.status == PENDING,
-        ).returning(Delivery.event_id)
+        columns = {name: [getattr(r, name) for r in records] for name in _FIELDS}
         with transaction(self._factory) as session:
             # A pending row another consumer is sending right now makes this wait: bounded.
             session.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": str(self._lock_timeout_ms)})
-            return set(session.scalars(statement))
+            return set(session.scalars(_RECORD_FINAL, {**columns, "pending": PENDING}))
 
     @contextmanager
     def claim(self, draft: DeliveryRecord) -> Iterator[DeliveryRecord]:
@@ -81,6 +76,18 @@ class SqlDeliveryStore:
             if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
                 raise DeliveryBusy(f"event {draft.event_id} is being delivered by another consumer") from None
             raise
+
+
+_STATUSES = text("SELECT event_id, status FROM deliveries WHERE event_id = ANY(CAST(:ids AS varchar[]))")
+_RECORD_FINAL = text(
+    "INSERT INTO deliveries (event_id, kind, user_email, chat_id, text, status, attempts, last_error, created_at, "
+    "sent_at) SELECT * FROM unnest(CAST(:event_id AS varchar[]), CAST(:kind AS varchar[]), "
+    "CAST(:user_email AS varchar[]), CAST(:chat_id AS varchar[]), CAST(:text AS text[]), CAST(:status AS varchar[]), "
+    "CAST(:attempts AS integer[]), CAST(:last_error AS text[]), CAST(:created_at AS timestamptz[]), "
+    "CAST(:sent_at AS timestamptz[])) "
+    "ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, last_error = excluded.last_error "
+    "WHERE deliveries.status = :pending RETURNING event_id"
+)
 
 
 def iso(value: datetime | None) -> str | None:
