@@ -141,6 +141,10 @@ def local_platform(port_base: int, **settings: str) -> Iterator[BenchPlatform]:
         print(f"» platform up in {time.monotonic() - started:.0f}s", file=sys.stderr)
         yield BenchPlatform(home=home, env=env, status=status, token=token)
     finally:
+        keep = os.environ.get("BENCH_KEEP_LOGS")
+        if keep:  # the services' logs, for a closer look at where the time went
+            shutil.copytree(home / "logs", Path(keep), dirs_exist_ok=True)
+            print(f"» service logs copied to {keep}", file=sys.stderr)
         print("» flightctl down --local --purge", file=sys.stderr)
         try:
             flightctl(env, "down", "--local", "--purge")

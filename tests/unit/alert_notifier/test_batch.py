@@ -23,9 +23,9 @@ from flightctl.services.alert_notifier.service import (
     Dispatcher,
     Notifier,
 )
-from flightctl.services.alert_notifier.telegram import PermanentFailure, TransientFailure
+from flightctl.services.alert_notifier.telegram import PermanentFailure, RateLimiter, RetryPolicy, TransientFailure
 from flightctl.services.common.errors import Unavailable
-from tests.unit.alert_notifier.fakes import T0, FakeDirectory, FakeSender, FakeStore
+from tests.unit.alert_notifier.fakes import T0, FakeClock, FakeDirectory, FakeSender, FakeStore
 
 USERS: dict[str, str | None] = {
     "ada@example.com": "1001",
@@ -94,7 +94,7 @@ def test_a_mixed_batch_reads_once_writes_the_skipped_once_and_looks_each_user_up
     assert sorted(w.directory.lookups) == ["ada@example.com", "bob@example.com", "cy@example.com", "nobody@example.com"]
     assert w.sender is not None
     sent = [(chat, "LIMC" in text) for chat, text in w.sender.sent]
-    assert sent == [("1001", False), ("1001", True), ("1002", False)]  # a chat's messages in order
+    assert sent == [("1001", False), ("1002", False), ("1001", True)]  # round by round; a chat's in order
     assert {e: r.status for e, r in report.outcomes.items()} == {
         "a1": SENT,
         "a2": SENT,
@@ -200,7 +200,31 @@ def test_a_crash_mid_batch_then_the_redelivered_batch_sends_each_message_once(at
     assert {e: r.status for e, r in w.store.rows.items()} == {"a1": SENT, "b1": SENT, "a2": SENT, "c1": SKIPPED}
 
 
-def test_the_dispatcher_runs_chats_concurrently_each_in_order() -> None:
+def test_sends_go_in_rounds_so_a_chats_pause_never_holds_the_others() -> None:
+    clock = FakeClock()
+    policy = RetryPolicy(
+        max_attempts=1, sleep=clock.sleep, clock=clock, limiter=RateLimiter(clock=clock, sleep=clock.sleep)
+    )
+    sent: list[tuple[str, float]] = []
+
+    class PacedSender:
+        def send(self, chat_id: str, text: str) -> int:
+            return policy.run(chat_id, lambda: sent.append((chat_id, clock.now)))
+
+    w = World(PacedSender())
+    users = ["ada@example.com", "bob@example.com", "ada@example.com", "bob@example.com", "ada@example.com"]
+    w.notifier.deliver_batch([alert(f"e{n}", email, airport=f"L{n:03d}") for n, email in enumerate(users)])
+    start = sent[0][1]
+    assert [(chat, at - start) for chat, at in sent] == [
+        ("1001", 0.0),
+        ("1002", 0.0),
+        ("1001", 1.0),  # one second after the chat's first: the only pauses are the chats' own
+        ("1002", 1.0),
+        ("1001", 2.0),
+    ]
+
+
+def test_the_dispatcher_runs_tasks_concurrently() -> None:
     dispatcher = Dispatcher(workers=4)
     started = threading.Barrier(3, timeout=10)  # three chats must be in flight together
     order: dict[str, list[int]] = {}

@@ -92,9 +92,9 @@ class DeliveryBusy(Exception):
 
 
 class Dispatcher:
-    """Runs the send work of a batch: each chat's messages in order, up to ``workers`` chats at
-    a time (Telegram's limits are the sender's rate limiter's business). ``workers=1`` runs
-    everything in the calling thread, in order (the unit tests use it)."""
+    """Runs a round of sends, up to ``workers`` at a time (Telegram's limits are the sender's
+    rate limiter's business). ``workers=1`` runs everything in the calling thread, in order
+    (the unit tests use it)."""
 
     def __init__(self, workers: int = 4) -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="telegram-send") if workers > 1 else None
@@ -235,25 +235,32 @@ class Notifier:
         return skipped, sends
 
     def _send_all(self, sends: list[tuple[DeliveryRecord, str]], report: BatchReport) -> None:
-        by_chat: dict[str, list[DeliveryRecord]] = {}
+        """Send in rounds: round k holds the k-th message of every chat, run concurrently, and
+        starts when round k-1 is done. A chat's messages keep their order and a worker never
+        sits out a chat's one-second pause while other chats could go (a round of n chats takes
+        n/30 s at least, so a chat's next message is usually due by then)."""
+        rounds: list[list[tuple[DeliveryRecord, str]]] = []
+        seen: dict[str, int] = {}
         for draft, chat_id in sends:
-            by_chat.setdefault(chat_id, []).append(draft)
+            k = seen.get(chat_id, 0)
+            seen[chat_id] = k + 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append((draft, chat_id))
         results: dict[str, DeliveryRecord | Exception] = {}
         unreachable = threading.Event()  # Telegram failed on every attempt: send no more now
 
-        def send_chat(chat_id: str, drafts: list[DeliveryRecord]) -> None:
-            for draft in drafts:
-                if unreachable.is_set():
-                    results[draft.event_id] = DeliveryPending(
-                        f"event {draft.event_id} not attempted: Telegram unreachable"
-                    )
-                    continue
-                outcome = self._send_one(draft, chat_id)
-                results[draft.event_id] = outcome
-                if isinstance(outcome, DeliveryRecord) and outcome.status == PENDING:
-                    unreachable.set()
+        def send(draft: DeliveryRecord, chat_id: str) -> None:
+            if unreachable.is_set():
+                results[draft.event_id] = DeliveryPending(f"event {draft.event_id} not attempted: Telegram unreachable")
+                return
+            outcome = self._send_one(draft, chat_id)
+            results[draft.event_id] = outcome
+            if isinstance(outcome, DeliveryRecord) and outcome.status == PENDING:
+                unreachable.set()
 
-        self._dispatcher.run([functools.partial(send_chat, c, ds) for c, ds in by_chat.items()])
+        for batch_round in rounds:
+            self._dispatcher.run([functools.partial(send, draft, chat_id) for draft, chat_id in batch_round])
         pending = 0
         for draft, _chat in sends:
             outcome = results[draft.event_id]
