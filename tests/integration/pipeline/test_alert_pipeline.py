@@ -4,6 +4,7 @@ topics, so each test controls exactly what flows."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
 
@@ -178,3 +179,23 @@ def test_consumer_lag_is_exported_per_service_and_topic(platform: Platform) -> N
                 return value == 0
 
             assert wait_until(caught_up, timeout=15), f"{service} reports no zero lag for {topic}"
+
+
+def test_a_burst_of_events_is_sent_once_each_within_telegrams_limits(platform: Platform, kafka: Kafka) -> None:
+    users = [new_user(platform) for _ in range(6)]
+    events = [(email, chat, alert(email, f"LB{n:02d}")) for n in range(4) for email, chat in users]
+    for email, _chat, event in events:  # 24 events, 4 per chat, produced at once
+        kafka.send(TO_NOTIFIER, event, key=email)
+    for _email, chat in users:
+        wait_for_chat(platform, chat, 4, timeout=60)
+    sent = [m for m in platform.telegram.messages if any(m.chat_id == chat for _e, chat in users)]
+    assert len(sent) == len(events)
+    for _email, chat in users:
+        mine = [m for m in sent if m.chat_id == chat]
+        assert [m.text.split("</b>")[0][-4:] for m in mine] == ["LB00", "LB01", "LB02", "LB03"]  # in order
+        gaps = [b.time - a.time for a, b in itertools.pairwise(mine)]
+        assert min(gaps) >= 0.9, gaps  # one per second per chat (the fake's clock, not the limiter's)
+    with platform.client("alert-notifier") as notifier:
+        logged = [notifier.get("/notifications", params={"email": email}).json() for email, _chat in users]
+    statuses = {d["event_id"]: d["status"] for log in logged for d in log}
+    assert all(statuses.get(event["event_id"]) == "sent" for _e, _c, event in events)

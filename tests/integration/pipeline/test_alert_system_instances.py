@@ -1,6 +1,7 @@
-"""alert-system as a group of processes: crashes (SIGKILL at each point between consuming and
-committing, through the test-only FLIGHTCTL_FAULT_INJECT hook) end in exactly one Telegram
-message, and three instances in one consumer group handle every reading once."""
+"""alert-system as a group of processes: crashes (SIGKILL at each point of a batch between
+consuming and committing, mid-produce included, through the test-only FLIGHTCTL_FAULT_INJECT
+hook) end in exactly one Telegram message per alert, and three instances in one consumer group
+handle every reading once."""
 
 from __future__ import annotations
 
@@ -42,43 +43,53 @@ def kafka(platform: Platform) -> Iterator[Kafka]:
     client.close()
 
 
-def test_a_crash_anywhere_between_consume_and_commit_sends_exactly_one_message(
+def test_a_crash_anywhere_in_a_batch_sends_exactly_one_message_per_alert(
     platform: Platform, kafka: Kafka, tmp_path: Path
 ) -> None:
-    email, chat = new_user(platform)
+    users = [new_user(platform) for _ in range(3)]
+    emails = [email.encode() for email, _ in users]
     airport = "LIMF"
     log = tmp_path / "alert-system.log"
     with kafka.tail(TO_NOTIFIER) as notes:
         platform.stop("alert-system")  # our processes are the group's only members
         restored = False
         try:
-            kafka.send(TO_ALERT_SYSTEM, reading(email, airport, 9, high=4), key=airport)
-            # One instance after another crashes on the same (redelivered) reading.
+            # Same key, same partition, all there before an instance starts: one batch of three
+            # readings, each a new breach (three notifications).
+            for email, _chat in users:
+                kafka.send(TO_ALERT_SYSTEM, reading(email, airport, 9, high=4), key=airport)
+            # One instance after another crashes on the same (redelivered) batch.
             for n, point in enumerate(POINTS):
                 fault = {"FLIGHTCTL_FAULT_INJECT": f"alert-system:{point}", **FAST_REBALANCE}
                 with spawned(platform, "alert-system", EXTRA_PORTS[n], log, **fault) as proc:
                     assert wait_until(lambda p=proc: p.poll() is not None, timeout=60), f"no crash at {point}"
                     assert proc.returncode == -signal.SIGKILL, f"{point}: exit {proc.returncode}"
-            # before-produce produced nothing; after-produce and after-record each produced the
-            # notification once, with the same event id (derived from the reading's).
-            produced = notes.wait_for(lambda r: r.key == email.encode(), 2, timeout=10)
-            assert len(produced) == 2 and produced[0].value == produced[1].value
-            # The platform's own instance comes back, gets the reading once more and drops it
-            # (already recorded); a reading queued behind it shows that it went past.
+            # before-produce produced nothing; mid-produce the batch's first notification only;
+            # after-produce and after-record each all three, with the same event ids (derived
+            # from the readings').
+            produced = notes.wait_for(lambda r: r.key in emails, 7, timeout=10)
+            copies = [[r.value for r in produced if r.key == e] for e in emails]
+            assert [len(c) for c in copies] == [3, 2, 2], log.read_text()[-3000:]
+            assert all(len(set(c)) == 1 for c in copies)
+            # The platform's own instance comes back, gets the batch once more and drops it
+            # (already recorded); readings queued behind it show that it went past.
             platform.restore()
             restored = True
-            kafka.send(TO_ALERT_SYSTEM, reading(email, airport, 1, high=4), key=airport)
-            produced = notes.wait_for(lambda r: r.key == email.encode(), 3, timeout=60)
+            for email, _chat in users:
+                kafka.send(TO_ALERT_SYSTEM, reading(email, airport, 1, high=4), key=airport)
+            produced = notes.wait_for(lambda r: r.key in emails, 10, timeout=60)
         finally:
             if not restored:
                 platform.restore()
-    kinds = [json.loads(r.value)["kind"] for r in produced]
-    assert kinds == ["high", "high", "resolved"], log.read_text()[-3000:]
-    # The notifier drops the repeated event: one alert, then one resolution.
-    messages = wait_for_chat(platform, chat, 2)
-    assert "(9) exceeded the high threshold of 4" in messages[0].text
-    assert "back within" in messages[1].text
-    assert len(chat_messages(platform, chat)) == 2
+    for email in emails:
+        kinds = [json.loads(r.value)["kind"] for r in produced if r.key == email]
+        assert kinds[-1] == "resolved" and set(kinds[:-1]) == {"high"}, log.read_text()[-3000:]
+    # The notifier drops the repeated events: one alert, then one resolution, per user.
+    for _email, chat in users:
+        messages = wait_for_chat(platform, chat, 2)
+        assert "(9) exceeded the high threshold of 4" in messages[0].text
+        assert "back within" in messages[1].text
+        assert len(chat_messages(platform, chat)) == 2
 
 
 def consumed(port: int) -> float:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from flightctl.services.alert_notifier.consumer import make_handler
 from flightctl.services.alert_notifier.events import AlertEvent, SlaEvent, parse_event
+from flightctl.services.alert_notifier.service import BatchReport, DeliveryPending
 from flightctl.services.common.kafka import SLA_BREACH, TO_NOTIFIER, Incoming, MalformedMessage
 
 
@@ -120,32 +122,56 @@ def test_an_unknown_topic_is_malformed() -> None:
         parse_event("to-alert-system", alert())
 
 
-class NeverCalled:
-    def deliver(self, event: object) -> None:
-        raise AssertionError("a malformed message must not be delivered")
+class Recorder:
+    """A notifier that records the events of each batch and hands back those in ``retry``."""
+
+    def __init__(self, retry: frozenset[str] = frozenset()) -> None:
+        self.batches: list[list[Any]] = []
+        self.retry = retry
+
+    def deliver_batch(self, events: list[Any]) -> BatchReport:
+        self.batches.append(list(events))
+        report = BatchReport()
+        for event in events:
+            if event.event_id in self.retry:
+                report.retry[event.event_id] = DeliveryPending("later")
+            else:
+                report.counts["sent"] += 1
+        return report
+
+
+def message(offset: int, value: Any, topic: str = TO_NOTIFIER) -> Incoming:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return Incoming(topic=topic, partition=0, offset=offset, key=None, value=raw)
 
 
 @pytest.mark.parametrize("raw", [b"not json", b"\xff\xfe", b'["a list"]', b'{"event_id": "x"}'])
-def test_the_handler_calls_undecodable_or_incomplete_messages_malformed(raw: bytes) -> None:
-    handle = make_handler(NeverCalled())  # type: ignore[arg-type]
-    with pytest.raises(MalformedMessage):
-        handle(Incoming(topic=TO_NOTIFIER, partition=0, offset=1, key=None, value=raw))
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[object] = []
-
-    def deliver(self, event: object) -> None:
-        self.events.append(event)
-
-
-def test_the_handler_delivers_and_produces_nothing() -> None:
-    import json
-
+def test_undecodable_or_incomplete_messages_are_dead_letters_and_never_delivered(raw: bytes) -> None:
     notifier = Recorder()
-    handle = make_handler(notifier)  # type: ignore[arg-type]
-    handled = handle(Incoming(SLA_BREACH, 0, 5, "metric", json.dumps(breach()).encode()))
-    assert handled.outputs == []
-    assert handled.commit is None
-    assert [e.event_id for e in notifier.events] == ["s-1"]  # type: ignore[attr-defined]
+    handled = make_handler(notifier)([message(1, raw)])  # type: ignore[arg-type]
+    assert [(d.message.offset, bool(d.reason)) for d in handled.dead_letters] == [(1, True)]
+    assert notifier.batches == []
+    assert handled.retry == []
+
+
+def test_a_poison_message_does_not_hold_the_batch_back() -> None:
+    notifier = Recorder()
+    batch = [message(1, alert(event_id="a")), message(2, b"not json"), message(3, breach(), topic=SLA_BREACH)]
+    handled = make_handler(notifier)(batch)  # type: ignore[arg-type]
+    assert [d.message.offset for d in handled.dead_letters] == [2]
+    assert [[e.event_id for e in b] for b in notifier.batches] == [["a", "s-1"]]  # one batch, in order
+    assert handled.outputs == [] and handled.commit is None
+    assert handled.summary == {"sent": 2}
+
+
+def test_events_that_could_not_be_delivered_now_are_handed_back_to_retry() -> None:
+    notifier = Recorder(retry=frozenset({"b"}))
+    batch = [message(1, alert(event_id="a")), message(2, alert(event_id="b")), message(3, alert(event_id="b"))]
+    handled = make_handler(notifier)(batch)  # type: ignore[arg-type]
+    assert [m.offset for m in handled.retry] == [2, 3]
+
+
+def test_fields_the_notifier_does_not_know_are_ignored() -> None:
+    # A producer may add fields (e.g. a flag for live alerts); the event is the same.
+    assert parse_event(TO_NOTIFIER, alert(live=True, extra={"a": 1})) == parse_event(TO_NOTIFIER, alert())
+    assert parse_event(SLA_BREACH, breach(new_field="x")) == parse_event(SLA_BREACH, breach())

@@ -3,6 +3,8 @@ recording sleep: nothing waits and nothing touches the network."""
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from types import SimpleNamespace
@@ -12,19 +14,22 @@ import pytest
 from prometheus_client import CollectorRegistry
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
+from flightctl.services.alert_notifier.events import AlertEvent
 from flightctl.services.alert_notifier.metrics import NotifierMetrics
+from flightctl.services.alert_notifier.service import Dispatcher, Notifier
 from flightctl.services.alert_notifier.telegram import (
     BACKOFF,
     PermanentFailure,
     RateLimiter,
     RetryPolicy,
+    Slot,
     TelegramSender,
     TransientFailure,
     classify,
     redactor,
     retry_after_seconds,
 )
-from tests.unit.alert_notifier.fakes import FakeClock
+from tests.unit.alert_notifier.fakes import T0, FakeClock, FakeDirectory, FakeStore
 
 TOKEN = "123456:SECRET-token"
 
@@ -33,6 +38,10 @@ TOKEN = "123456:SECRET-token"
 def _timedelta_durations(monkeypatch: pytest.MonkeyPatch) -> None:
     # As make_bot() does for the process: PTB >= 22.2 warns on every RetryAfter otherwise.
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+def alert_event(event_id: str, email: str) -> AlertEvent:
+    return AlertEvent(event_id, email, "LIRF", "high", 10, 2, None, "opensky")
 
 
 def server_error() -> NetworkError:
@@ -287,3 +296,77 @@ def test_a_stop_interrupts_the_limiter(clock: FakeClock) -> None:
     with pytest.raises(TransientFailure, match="stopping") as failure:
         bound.run("a", lambda: None)
     assert failure.value.attempts == 0
+
+
+# -- the limits under a batch's concurrent sends ------------------------------------------------
+
+
+class LockedClock(FakeClock):
+    """The fake clock, shared by threads: a sleep moves time on for everyone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> bool:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += max(seconds, 0.0)
+        return False
+
+
+class RecordingLimiter(RateLimiter):
+    def __init__(self, clock: LockedClock) -> None:
+        super().__init__(clock=clock, sleep=clock.sleep)
+        self.slots: list[Slot] = []
+
+    def acquire(self, chat_id: str) -> Slot:
+        slot = super().acquire(chat_id)
+        self.slots.append(slot)
+        return slot
+
+
+def test_a_batch_sent_by_four_workers_keeps_both_telegram_limits() -> None:
+    clock = LockedClock()
+    limiter = RecordingLimiter(clock)
+    policy = RetryPolicy(max_attempts=3, sleep=clock.sleep, clock=clock, limiter=limiter)
+
+    class PolicySender:
+        def send(self, chat_id: str, text: str) -> int:
+            return policy.run(chat_id, lambda: None)
+
+    # 40 chats with one message each and 4 chats with 10 each: 80 messages, far over 30/s.
+    events = [alert_event(f"one-{n}", f"u{n}@example.com") for n in range(40)]
+    events += [alert_event(f"many-{c}-{n}", f"busy{c}@example.com") for c in range(4) for n in range(10)]
+    users: dict[str, str | None] = {f"u{n}@example.com": str(100 + n) for n in range(40)}
+    users.update({f"busy{c}@example.com": str(900 + c) for c in range(4)})
+    dispatcher = Dispatcher(workers=4)
+    notifier = Notifier(
+        store=FakeStore(),
+        directory=FakeDirectory(users),
+        sender=PolicySender(),
+        admin_email="admin@example.com",
+        metrics=NotifierMetrics(CollectorRegistry()),
+        now=lambda: T0,
+        dispatcher=dispatcher,
+    )
+    try:
+        report = notifier.deliver_batch(events)
+    finally:
+        dispatcher.stop()
+    assert report.counts["sent"] == 80 and not report.retry
+    times = sorted(slot.at for slot in limiter.slots)
+    assert len(times) == 80
+    # Never more than 30 in any second: the 31st after any message is a second or more later.
+    assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[30:], strict=False))
+    per_chat: dict[str, list[float]] = {}
+    for slot in limiter.slots:
+        per_chat.setdefault(slot.chat_id, []).append(slot.at)
+    for chat, at in per_chat.items():
+        at.sort()
+        assert all(b - a >= 1.0 for a, b in itertools.pairwise(at)), chat
+    assert clock.sleeps, "the limits were never reached: the test proves nothing"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import grpc
@@ -102,3 +103,41 @@ def test_the_cache_is_bounded() -> None:
     for n in range(10):
         directory.lookup(f"u{n}")
     assert 0 < directory.size <= 3
+
+
+def test_a_batch_of_lookups_fetches_only_the_misses_and_all_of_them_together() -> None:
+    clock = FakeClock()
+    together = threading.Barrier(3, timeout=10)  # the three misses are in flight at once
+    calls: list[str] = []
+
+    def fetch(email: str) -> UserInfo | None:
+        calls.append(email)
+        if email == "cached@x.io":
+            return UserInfo(email, "1")
+        together.wait()
+        return None if email == "ghost@x.io" else UserInfo(email, "7")
+
+    directory = ChatDirectory(fetch, clock=clock)
+    directory.lookup("cached@x.io")
+    calls.clear()
+    answers, failures = directory.lookup_many(["A@x.io", "b@x.io", "ghost@x.io", "cached@x.io"])
+    assert failures == {}
+    assert answers == {
+        "A@x.io": UserInfo("a@x.io", "7"),
+        "b@x.io": UserInfo("b@x.io", "7"),
+        "ghost@x.io": None,
+        "cached@x.io": UserInfo("cached@x.io", "1"),
+    }
+    assert sorted(calls) == ["a@x.io", "b@x.io", "ghost@x.io"]
+    calls.clear()
+    assert directory.lookup_many(["a@x.io", "ghost@x.io"])[0]["ghost@x.io"] is None  # both answers cached now
+    assert calls == []
+
+
+def test_a_failed_fetch_is_reported_for_that_email_only_and_not_cached() -> None:
+    fetch = CountingFetch(Unavailable("down"), UserInfo("a", "1"))
+    directory = ChatDirectory(fetch, clock=FakeClock())
+    answers, failures = directory.lookup_many(["a"])
+    assert answers == {} and isinstance(failures["a"], Unavailable)
+    assert directory.lookup_many(["a"]) == ({"a": UserInfo("a", "1")}, {})
+    assert fetch.calls == 2

@@ -75,3 +75,76 @@ def test_notification_wording_and_deterministic_event_id() -> None:
 def test_malformed_readings_are_refused(value: object) -> None:
     with pytest.raises(MalformedMessage):
         rules.Reading.parse(value)
+
+
+def test_fields_the_rule_does_not_know_are_ignored() -> None:
+    value = {
+        "event_id": "e1",
+        "user_email": "a@b.it",
+        "airport_code": "LIRF",
+        "flight_count": 3,
+        "high_value": 2,
+        "low_value": None,
+        "source": "opensky",
+    }
+    assert rules.Reading.parse({**value, "live": True, "something": [1]}) == rules.Reading.parse(value)
+
+
+# -- a batch -------------------------------------------------------------------------------------
+
+
+def one_at_a_time(readings: list[rules.Reading], now: datetime, repeat: timedelta) -> list[str | None]:
+    """The alerts the same readings cause when each is decided alone against the state the
+    previous one recorded (what alert-system did before batches)."""
+    stored: dict[rules.Key, rules.Stored] = {}
+    alerts = []
+    for r in readings:
+        previous = stored.get((r.user_email, r.airport_code), rules.NEVER_SEEN)
+        d = rules.decide(r, previous.state, previous.threshold, previous.last_alert_at, now, repeat)
+        stored[(r.user_email, r.airport_code)] = rules.Stored(d.state, d.threshold, d.alerted_at)
+        alerts.append(d.alert)
+    return alerts
+
+
+def test_a_batch_decides_each_reading_against_the_state_the_previous_ones_left() -> None:
+    counts = [6, 7, 3, 0, 0, 9, 3]  # high, quiet repeat, resolved, low, quiet, high, resolved
+    readings = [reading(c, event=f"e{n}") for n, c in enumerate(counts)]
+    folded = rules.fold(readings, {}, set(), NOW, HOUR)
+    assert [s.decision.alert for s in folded.steps] == ["high", None, "resolved", "low", None, "high", "resolved"]
+    assert [s.decision.alert for s in folded.steps] == one_at_a_time(readings, NOW, HOUR)
+    assert [s.previous for s in folded.steps] == ["ok", "high", "high", "ok", "low", "low", "high"]
+    assert folded.states == {("a@b.it", "LIRF"): rules.Stored("ok", 5, NOW)}
+    notes = [s.notification for s in folded.steps if s.notification]
+    assert [n["kind"] for n in notes] == ["high", "resolved", "low", "high", "resolved"]
+
+
+def test_zero_repeat_alerts_on_every_reading_of_a_batch() -> None:
+    folded = rules.fold([reading(9, event="a"), reading(9, event="b")], {}, set(), NOW, timedelta(0))
+    assert [s.decision.alert for s in folded.steps] == ["high", "high"]
+
+
+def test_a_batch_starts_from_the_stored_state_and_keys_are_independent() -> None:
+    other = rules.Reading("x", "z@b.it", "LIMC", 0, high_value=None, low_value=1, source="mock")
+    stored = {("a@b.it", "LIRF"): rules.Stored("high", 5, NOW - timedelta(minutes=10))}
+    folded = rules.fold([reading(8, event="a"), other, reading(2, event="b")], stored, set(), NOW, HOUR)
+    assert [(s.key, s.decision.alert) for s in folded.steps] == [
+        (("a@b.it", "LIRF"), None),  # still high, inside the repeat interval
+        (("z@b.it", "LIMC"), "low"),
+        (("a@b.it", "LIRF"), "resolved"),
+    ]
+    assert folded.steps[1].notification is not None and folded.steps[1].notification["source"] == "mock"
+
+
+def test_processed_and_repeated_ids_are_dropped_and_counted() -> None:
+    folded = rules.fold(
+        [reading(9, event="seen"), reading(9, event="new"), reading(9, event="new")], {}, {"seen"}, NOW, HOUR
+    )
+    assert [s.reading.event_id for s in folded.steps] == ["new"]
+    assert folded.duplicates == 2
+
+
+def test_a_redelivered_batch_yields_the_same_notification_ids() -> None:
+    readings = [reading(9, event="a"), reading(1, event="b")]
+    first = [s.notification for s in rules.fold(readings, {}, set(), NOW, HOUR).steps]
+    again = [s.notification for s in rules.fold(readings, {}, set(), NOW + timedelta(seconds=5), HOUR).steps]
+    assert [n["event_id"] for n in first if n] == [n["event_id"] for n in again if n]

@@ -14,10 +14,10 @@ from flask import Flask
 from prometheus_client import CollectorRegistry
 
 from flightctl.services.alert_notifier import api
-from flightctl.services.alert_notifier.consumer import TOPICS, make_handler
+from flightctl.services.alert_notifier.consumer import MAX_BATCH, TOPICS, make_handler
 from flightctl.services.alert_notifier.linking import BotProfile, LinkBot, UpdatePoller
 from flightctl.services.alert_notifier.metrics import NotifierMetrics
-from flightctl.services.alert_notifier.service import Notifier
+from flightctl.services.alert_notifier.service import Dispatcher, Notifier
 from flightctl.services.alert_notifier.settings import Settings
 from flightctl.services.alert_notifier.store import SqlDeliveryStore, SqlUpdateOffset
 from flightctl.services.alert_notifier.telegram import RateLimiter, RetryPolicy, TelegramSender, redactor
@@ -34,6 +34,9 @@ from flightctl.services.common.runtime import Component, OnStop, serve
 
 log = logging.getLogger(__name__)
 NAME = Settings.SERVICE
+SEND_WORKERS = 4
+"""Chats sent to at once (PTB's connection pool has 4 connections); the rate limiter keeps
+Telegram's limits whatever the number."""
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
 
 
@@ -104,6 +107,7 @@ def create_app(
         )
         profile = BotProfile(sender.username, clock=clock, redact=sender.redact)
 
+    dispatcher = Dispatcher(workers=SEND_WORKERS)
     notifier = Notifier(
         store=SqlDeliveryStore(factory),
         directory=directory,
@@ -111,6 +115,7 @@ def create_app(
         admin_email=settings.admin_email,
         metrics=metrics,
         now=now,
+        dispatcher=dispatcher,
     )
     producer = make_producer(settings.kafka_bootstrap_servers, NAME)  # dead letters only
     runner = KafkaRunner(
@@ -121,6 +126,7 @@ def create_app(
         handler=make_handler(notifier),
         producer=producer,
         metrics=KafkaMetrics(registry),
+        max_batch=MAX_BATCH,
     )
 
     def health() -> dict[str, str | None]:
@@ -143,7 +149,7 @@ def create_app(
     components.append(http)
     if poller is not None:
         components.append(poller)
-    components += [runner, OnStop(stop.set)]
+    components += [dispatcher, runner, OnStop(stop.set)]
     return AlertNotifier(app=app, notifier=notifier, runner=runner, sender=sender, poller=poller, components=components)
 
 

@@ -1,8 +1,9 @@
-"""The delivery log in PostgreSQL: claiming an event's row for one sender, and reading the log."""
+"""The delivery log in PostgreSQL: the statuses of a batch's events, the final outcomes of a batch
+written at once, claiming an event's row for one sender, and reading the log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flightctl.services.alert_notifier.models import Delivery, TelegramUpdateOffset
-from flightctl.services.alert_notifier.service import DeliveryRecord
+from flightctl.services.alert_notifier.service import PENDING, DeliveryBusy, DeliveryRecord
 from flightctl.services.common.db import transaction
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -24,18 +25,34 @@ _FIELDS = (
 _MUTABLE = ("chat_id", "status", "attempts", "last_error", "sent_at")
 
 
-class DeliveryBusy(Exception):
-    """Another consumer is delivering the same event right now; retry later."""
-
-
 class SqlDeliveryStore:
-    """One transaction per delivery: the row is inserted (once per event) and locked with
-    ``FOR UPDATE NOWAIT`` while the message is sent, so two consumers that got the same event
-    during a rebalance never both send it; the outcome is written in the same transaction."""
+    """A batch's statuses are one read and its final outcomes (skipped deliveries) one
+    transaction. A message to send gets a transaction of its own: the row is inserted (once per
+    event) and locked with ``FOR UPDATE NOWAIT`` while the message is sent, so two consumers that
+    got the same event during a rebalance never both send it; the outcome is written in the same
+    transaction."""
 
     def __init__(self, factory: sessionmaker[Session], *, lock_timeout_ms: int = 5000) -> None:
         self._factory = factory
         self._lock_timeout_ms = int(lock_timeout_ms)
+
+    def statuses(self, event_ids: Collection[str]) -> dict[str, str]:
+        if not event_ids:
+            return {}
+        with transaction(self._factory) as session:
+            return {event_id: status for event_id, status in session.execute(_STATUSES, {"ids": list(event_ids)})}
+
+    def record_final(self, records: Sequence[DeliveryRecord]) -> set[str]:
+        """Insert each record, or finish its event's pending row (status and last_error; the row
+        keeps its text, time and attempts); a row already final is left alone. One statement
+        over arrays (``unnest``), the same for every batch."""
+        if not records:
+            return set()
+        columns = {name: [getattr(r, name) for r in records] for name in _FIELDS}
+        with transaction(self._factory) as session:
+            # A pending row another consumer is sending right now makes this wait: bounded.
+            session.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": str(self._lock_timeout_ms)})
+            return set(session.scalars(_RECORD_FINAL, {**columns, "pending": PENDING}))
 
     @contextmanager
     def claim(self, draft: DeliveryRecord) -> Iterator[DeliveryRecord]:
@@ -59,6 +76,18 @@ class SqlDeliveryStore:
             if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
                 raise DeliveryBusy(f"event {draft.event_id} is being delivered by another consumer") from None
             raise
+
+
+_STATUSES = text("SELECT event_id, status FROM deliveries WHERE event_id = ANY(CAST(:ids AS varchar[]))")
+_RECORD_FINAL = text(
+    "INSERT INTO deliveries (event_id, kind, user_email, chat_id, text, status, attempts, last_error, created_at, "
+    "sent_at) SELECT * FROM unnest(CAST(:event_id AS varchar[]), CAST(:kind AS varchar[]), "
+    "CAST(:user_email AS varchar[]), CAST(:chat_id AS varchar[]), CAST(:text AS text[]), CAST(:status AS varchar[]), "
+    "CAST(:attempts AS integer[]), CAST(:last_error AS text[]), CAST(:created_at AS timestamptz[]), "
+    "CAST(:sent_at AS timestamptz[])) "
+    "ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, last_error = excluded.last_error "
+    "WHERE deliveries.status = :pending RETURNING event_id"
+)
 
 
 def iso(value: datetime | None) -> str | None:

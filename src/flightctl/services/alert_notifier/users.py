@@ -1,11 +1,12 @@
 """Which Telegram chat a user's notifications go to: user-manager's ``GetUser`` over gRPC,
-behind a short in-process cache."""
+behind a short in-process cache; a batch's cache misses are fetched concurrently."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
@@ -17,6 +18,8 @@ from flightctl.services.common.pb import user_pb2, user_pb2_grpc
 
 CACHE_TTL_SECONDS = 30.0
 CACHE_MAX_ENTRIES = 10_000
+FETCH_CONCURRENCY = 8
+"""GetUser calls in flight at once for the cache misses of one batch."""
 # A user-manager answer that means "there is no such user to notify"; any other error
 # (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL...) is an outage and the event is retried.
 _NO_SUCH_USER = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
@@ -78,13 +81,56 @@ class ChatDirectory:
             if hit is not None and now - hit[0] < self._ttl:
                 return hit[1]
         user = self._fetch(email)
+        self._remember(email, user, now)
+        return user
+
+    def lookup_many(self, emails: Collection[str]) -> tuple[dict[str, UserInfo | None], dict[str, Exception]]:
+        """:meth:`lookup` of each email, the cache misses fetched together (up to
+        ``FETCH_CONCURRENCY`` at a time): (the answers; the emails whose fetch failed, with the
+        error). Keys are the emails as given."""
+        answers: dict[str, UserInfo | None] = {}
+        failures: dict[str, Exception] = {}
+        now = self._clock()
+        misses: dict[str, list[str]] = {}
+        with self._lock:
+            for email in emails:
+                key = normalize_email(email)
+                hit = self._cache.get(key)
+                if hit is not None and now - hit[0] < self._ttl:
+                    answers[email] = hit[1]
+                else:
+                    misses.setdefault(key, []).append(email)
+        if not misses:
+            return answers, failures
+
+        def fetch(key: str) -> UserInfo | Exception | None:
+            try:
+                return self._fetch(key)
+            except Exception as exc:  # reported per email; the caller retries those events
+                return exc
+
+        if len(misses) == 1:
+            fetched = {key: fetch(key) for key in misses}
+        else:
+            with ThreadPoolExecutor(min(FETCH_CONCURRENCY, len(misses)), thread_name_prefix="get-user") as pool:
+                fetched = dict(zip(misses, pool.map(fetch, misses), strict=True))
+        for key, answer in fetched.items():
+            for email in misses[key]:
+                if isinstance(answer, Exception):
+                    failures[email] = answer
+                else:
+                    answers[email] = answer
+            if not isinstance(answer, Exception):
+                self._remember(key, answer, now)
+        return answers, failures
+
+    def _remember(self, email: str, user: UserInfo | None, now: float) -> None:
         with self._lock:
             if len(self._cache) >= self._max:
                 self._cache = {e: v for e, v in self._cache.items() if now - v[0] < self._ttl}
                 if len(self._cache) >= self._max:
                     self._cache.clear()
             self._cache[email] = (now, user)
-        return user
 
     def forget(self, email: str) -> None:
         with self._lock:

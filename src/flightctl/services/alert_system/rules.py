@@ -124,3 +124,68 @@ def notification(reading: Reading, decision: Decision) -> dict[str, Any]:
         "condition": condition(decision.alert, reading.flight_count, decision.threshold, reading),
         "source": reading.source,
     }
+
+
+# -- a batch of readings ----------------------------------------------------------------------
+
+Key = tuple[str, str]
+"""(user_email, airport_code): what a state belongs to."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A (user, airport)'s state as recorded."""
+
+    state: str
+    threshold: int | None
+    last_alert_at: datetime | None
+
+
+NEVER_SEEN = Stored(OK, None, None)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One reading applied: the state it found, the decision, and the notification (if any)."""
+
+    reading: Reading
+    previous: str
+    decision: Decision
+    notification: dict[str, Any] | None
+
+    @property
+    def key(self) -> Key:
+        return (self.reading.user_email, self.reading.airport_code)
+
+
+@dataclass(frozen=True)
+class Folded:
+    steps: list[Step]
+    states: dict[Key, Stored]
+    """The final state of every (user, airport) a step moved."""
+    duplicates: int
+    """Readings dropped: already processed, or a repeat of one earlier in the batch."""
+
+
+def fold(
+    readings: list[Reading], stored: dict[Key, Stored], seen: set[str], now: datetime, repeat: timedelta
+) -> Folded:
+    """Apply ``readings`` in order, each against the state the previous ones left (a batch
+    decides exactly as the same readings one at a time would, at the same ``now``); a reading
+    whose event id is in ``seen`` or came earlier in the batch is dropped."""
+    done = set(seen)
+    current: dict[Key, Stored] = {}
+    steps: list[Step] = []
+    duplicates = 0
+    for reading in readings:
+        if reading.event_id in done:
+            duplicates += 1
+            continue
+        done.add(reading.event_id)
+        key = (reading.user_email, reading.airport_code)
+        previous = current.get(key) or stored.get(key) or NEVER_SEEN
+        decision = decide(reading, previous.state, previous.threshold, previous.last_alert_at, now, repeat)
+        current[key] = Stored(decision.state, decision.threshold, decision.alerted_at)
+        message = notification(reading, decision) if decision.alert is not None else None
+        steps.append(Step(reading, previous.state, decision, message))
+    return Folded(steps, current, duplicates)

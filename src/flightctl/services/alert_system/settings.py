@@ -16,7 +16,7 @@ from flightctl.services.common.settings import (
     positive,
 )
 
-FAULT_POINTS = ("before-produce", "after-produce", "after-record")
+FAULT_POINTS = ("before-produce", "mid-produce", "after-produce", "after-record")
 """Where FLIGHTCTL_FAULT_INJECT can crash the process (see faults.py)."""
 
 
