@@ -139,7 +139,7 @@ class Collector:
             if not self.mock_fallback:
                 raise
             log.warning("OpenSky failed for %s (%s); serving simulated data", airport, exc)
-            return mock_flights(airport, begin, end, self.airport_codes), "mock"
+            return mock_flights(airport, "arrival", begin, end) + mock_flights(airport, "departure", begin, end), "mock"
         finally:
             self.metrics.fetch_duration.labels(airport).observe(time.perf_counter() - fetch_started)
 
