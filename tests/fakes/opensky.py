@@ -212,7 +212,7 @@ class FakeOpenSky(HttpFake):
         clock: Callable[[], float] = time.time,
         credits_per_day: int = INITIAL_CREDITS,
         anonymous_credits_per_day: int = ANONYMOUS_CREDITS,
-        nightly_batch: bool = False,
+        nightly_batch: bool = True,
     ) -> None:
         super().__init__(host, port)
         self.client_id = client_id
