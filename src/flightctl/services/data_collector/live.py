@@ -128,6 +128,20 @@ def count_near(
     return Count(on_ground, airborne)
 
 
+def round_interval(interval: float, budget: Budget, cost: int, now: datetime) -> float | None:
+    """``interval``, or longer so that the rounds left today fit the credits available; None
+    when not even one round fits before midnight."""
+    if cost <= 0:
+        return interval
+    available = budget.available(now)
+    if available < cost:
+        return None
+    left = max(1.0, (next_midnight(now) - now).total_seconds())
+    if left / interval * cost <= available:
+        return interval
+    return left * cost / available
+
+
 @dataclass
 class AirportLive:
     airport: str
@@ -173,17 +187,7 @@ class LiveTrafficWatch:
         return group_airports(known, self.radius_km)
 
     def effective_interval(self, budget: Budget, cost: int, now: datetime) -> float | None:
-        """LIVE_INTERVAL_SECONDS, or longer so that the rounds left today fit the credits
-        available; None when not even one round fits before midnight."""
-        if cost <= 0:
-            return self.interval
-        available = budget.available(now)
-        if available < cost:
-            return None
-        left = max(1.0, (next_midnight(now) - now).total_seconds())
-        if left / self.interval * cost <= available:
-            return self.interval
-        return left * cost / available
+        return round_interval(self.interval, budget, cost, now)
 
     def projection(self, now: datetime) -> dict[str, Any]:
         """How the /states/* credits go today: per round, the interval, the rest of the day."""
@@ -234,6 +238,10 @@ class LiveTrafficWatch:
             return result
         started = time.perf_counter()
         for group in groups:
+            if self.ledger.budget(STATES, now).available(now) < group.cost:  # OpenSky may have said less is left
+                why = "the /states/* credits are spent until 00:00 UTC"
+                result.airports.extend(AirportLive(a, "unavailable", error=why) for a in group.airports)
+                continue
             result.airports.extend(self._group(group, now, result))
         self.metrics.live_round_duration.observe(time.perf_counter() - started)
         served = [a for a in result.airports if a.source != "unavailable"]
