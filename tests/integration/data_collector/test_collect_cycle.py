@@ -89,7 +89,15 @@ def test_the_latest_day_is_fetched_once_and_counted_exactly(
     (row,) = [x for x in status.json()["airports"] if x["airport"] == a]
     assert row["interests"] == {"daily": 2, "live": 0} and row["live"] is None
     assert row["reading"] == {"day": y.date().isoformat(), "flight_count": 4, "source": "opensky"}
-    assert row["last_fetch"]["source"] == "opensky" and row["last_fetch"]["day"] == y.date().isoformat()
+    day_before = (y - timedelta(days=1)).date().isoformat()
+    assert row["last_fetch"] == {
+        "at": row["last_fetch"]["at"],
+        "first_day": day_before,
+        "last_day": y.date().isoformat(),
+        "directions": ["arrival", "departure"],
+        "source": "opensky",
+        "rows": 6,  # aa0005 the day before; aa0001, aa0003 arriving; aa0002, aa0003, aa0004 departing
+    }
     assert row["days_stored"] == 2  # yesterday and the day before
     credits = status.json()["credits"]["flights"]
     assert credits["per_day"] == 4000 and credits["reserve"] == 400 and credits["used_today"] >= 60

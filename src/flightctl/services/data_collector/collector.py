@@ -485,15 +485,7 @@ class Collector:
                 {
                     "airport": airport,
                     "interests": counts[airport],
-                    "last_fetch": None
-                    if fetched is None
-                    else {
-                        "at": fetched.fetched_at.isoformat(),
-                        "day": fetched.day.isoformat(),
-                        "direction": fetched.direction,
-                        "source": fetched.source,
-                        "rows": fetched.rows,
-                    },
+                    "last_fetch": fetched,
                     "reading": None
                     if reading is None
                     else {"day": reading.day.isoformat(), "flight_count": reading.count, "source": reading.source},

@@ -209,13 +209,27 @@ def stored_days(
     return {(a, d, day): src for a, d, day, src in session.execute(query)}
 
 
-def latest_fetches(session: Session) -> dict[str, CollectedDay]:
-    """Each airport's most recently fetched day (its newest stored row)."""
-    newest: dict[str, CollectedDay] = {}
-    rows = session.scalars(select(CollectedDay).order_by(CollectedDay.fetched_at, CollectedDay.day))
-    for row in rows:
-        newest[row.airport_code] = row
-    return newest
+def latest_fetches(session: Session) -> dict[str, dict[str, Any]]:
+    """Each airport's last successful fetch: when, the days and directions it stored (every
+    row noted at that moment: one call, or one cycle's calls), their source and rows."""
+    newest: dict[str, list[CollectedDay]] = {}
+    for row in session.scalars(select(CollectedDay).order_by(CollectedDay.fetched_at)):
+        same = newest.get(row.airport_code)
+        if same is None or same[0].fetched_at != row.fetched_at:
+            newest[row.airport_code] = [row]
+        else:
+            same.append(row)
+    return {
+        airport: {
+            "at": rows[0].fetched_at.isoformat(),
+            "first_day": min(r.day for r in rows).isoformat(),
+            "last_day": max(r.day for r in rows).isoformat(),
+            "directions": sorted({r.direction for r in rows}),
+            "source": "mock" if any(r.source == "mock" for r in rows) else "opensky",
+            "rows": sum(r.rows for r in rows),
+        }
+        for airport, rows in newest.items()
+    }
 
 
 def record_days(
