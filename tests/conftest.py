@@ -121,6 +121,8 @@ def platform(opensky: FakeOpenSky, telegram: FakeTelegram) -> Iterator[Platform]
         "OPENSKY_CLIENT_ID": OPENSKY_ID,
         "OPENSKY_CLIENT_SECRET": OPENSKY_SECRET,
         "OPENSKY_MOCK_FALLBACK": "false",
+        # the fake OpenSky's nightly batch is done at midnight: yesterday is complete at once
+        "OPENSKY_BATCH_DELAY_HOURS": "0",
         "TELEGRAM_API_URL": telegram.api_url,
         "TELEGRAM_BOT_TOKEN": telegram.token,
         "COLLECT_INTERVAL_SECONDS": "3600",

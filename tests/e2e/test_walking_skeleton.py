@@ -19,6 +19,7 @@ def test_one_breach_reaches_telegram_once(platform: Platform) -> None:
     email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
     chat_id = "424242"
     now = int(time.time())
+    now -= now % 86400 + 36000  # 14:00 yesterday (UTC): the latest complete day, as OpenSky serves it
     platform.opensky.add_flights(
         [
             make_flight("abc001", now - 7200, now - 3600, departure="EDDF", arrival="LIMJ", callsign="DLH1"),

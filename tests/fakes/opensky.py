@@ -1,8 +1,24 @@
-"""A fake OpenSky Network: the OAuth2 token endpoint and the flights API, on 127.0.0.1.
+"""A fake OpenSky Network: the OAuth2 token endpoint, the flights API and the live state
+vectors, on 127.0.0.1.
 
-It speaks the real wire format (see docs/notes on OpenSky 2026): client-credentials tokens,
-``/api/flights/arrival`` and ``/api/flights/departure`` limited to 2 days per call, 404 with
-an empty body when there are no flights, ``X-Rate-Limit-*`` headers, plus scripted faults.
+It speaks the real wire format (OpenSky's REST API documentation, 2026): client-credentials
+tokens; ``/api/flights/arrival`` and ``/api/flights/departure`` limited to 2 days per call, 404
+with an empty body when there are no flights; ``/api/states/all`` with an optional bounding box
+(``lamin``, ``lomin``, ``lamax``, ``lomax``), ``time`` and repeated ``icao24``, answering
+``{"time": T, "states": [[18 fields], ...] or null}``; plus scripted faults.
+
+Credits, as OpenSky counts them: every endpoint family (``flights``, ``states``) has its own
+daily bucket, per caller kind (``credits_per_day`` for authenticated callers,
+``anonymous_credits_per_day`` for anonymous ones), refilled at 00:00 UTC on the fake's clock.
+Each answered call (200 or 404) costs what OpenSky charges for it (:func:`flights_cost`,
+:func:`states_cost`) and reports what is left in ``X-Rate-Limit-Remaining``; a call that costs
+more than is left is answered 429 with ``X-Rate-Limit-Retry-After-Seconds`` (until the refill)
+and costs nothing.
+
+The nightly batch (``nightly_batch``, on by default): OpenSky computes the flight lists once a
+day, so a flight is served by ``/flights/*`` only when the time that list filters on
+(``lastSeen`` for arrivals, ``firstSeen`` for departures) is before today, 00:00 UTC, on the
+fake's clock: today's flights are absent.
 
 Run standalone: ``python -m tests.fakes.opensky --port 0 --flights FILE.json``.
 """
@@ -16,18 +32,46 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, cast
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.fakes.http import Exchange, HttpFake, Request, serve_until_signalled
 
 TOKEN_PATH = "/auth/realms/opensky-network/protocol/openid-connect/token"
 FLIGHTS_PATHS = {"/api/flights/arrival": "arrival", "/api/flights/departure": "departure"}
+STATES_PATH = "/api/states/all"
 MAX_INTERVAL_SECONDS = 2 * 86400
+DAY = 86400
 INITIAL_CREDITS = 4000
+"""A standard account's daily credits per endpoint family."""
+ANONYMOUS_CREDITS = 400
+"""An anonymous caller's daily credits per endpoint family."""
+STATES_HISTORY_SECONDS = 3600
+"""How far back an authenticated caller may ask for state vectors (older: 400)."""
+
+STATE_FIELDS = (
+    "icao24",
+    "callsign",
+    "origin_country",
+    "time_position",
+    "last_contact",
+    "longitude",
+    "latitude",
+    "baro_altitude",
+    "on_ground",
+    "velocity",
+    "true_track",
+    "vertical_rate",
+    "sensors",
+    "geo_altitude",
+    "squawk",
+    "spi",
+    "position_source",
+    "category",
+)
 
 FLIGHT_FIELDS = (
     "icao24",
@@ -87,8 +131,72 @@ def make_flight(
     }
 
 
+def make_state(
+    icao24: str,
+    latitude: float | None,
+    longitude: float | None,
+    *,
+    altitude: float | None = None,
+    on_ground: bool = False,
+    callsign: str | None = None,
+    country: str = "Italy",
+    at: int | None = None,
+) -> list[Any]:
+    """An OpenSky state vector: the 18 fields of :data:`STATE_FIELDS`, in that order."""
+    seen = int(at if at is not None else time.time())
+    return [
+        icao24.lower(),
+        callsign.ljust(8) if callsign is not None else None,
+        country,
+        seen,
+        seen,
+        longitude,
+        latitude,
+        None if on_ground else altitude,
+        on_ground,
+        0.0 if on_ground else 120.0,
+        90.0,
+        0.0,
+        None,
+        None if on_ground or altitude is None else altitude + 30.0,
+        "1000",
+        False,
+        0,
+        0,
+    ]
+
+
+def day_partitions(begin: int, end: int) -> int:
+    """How many UTC days [begin, end] touches."""
+    return end // DAY - begin // DAY + 1
+
+
+def flights_cost(begin: int, end: int, now: float) -> int:
+    """OpenSky's charge for one /flights/* call: 4 credits for a live window (shorter than a day,
+    within the last 24 hours), else by the day partitions it touches: 30 for one or two, 60 a
+    day for three to ten, 480 a day for up to 25, 960 a day beyond."""
+    partitions = day_partitions(begin, end)
+    if end - begin < DAY and begin >= now - DAY:
+        return 4
+    if partitions <= 2:
+        return 30
+    if partitions <= 10:
+        return 60 * partitions
+    return (480 if partitions <= 25 else 960) * partitions
+
+
+def states_cost(box: tuple[float, float, float, float] | None) -> int:
+    """OpenSky's charge for one /states/all call by the box's area in square degrees: 1 up to
+    25, 2 up to 100, 3 up to 400, 4 beyond or without a box."""
+    if box is None:
+        return 4
+    lamin, lomin, lamax, lomax = box
+    area = (lamax - lamin) * (lomax - lomin)
+    return 1 if area <= 25 else 2 if area <= 100 else 3 if area <= 400 else 4
+
+
 class FakeOpenSky(HttpFake):
-    """An in-process OpenSky server (token endpoint + flights API) for tests."""
+    """An in-process OpenSky server (token endpoint, flights API, state vectors) for tests."""
 
     server_version = "FakeOpenSky/1.0"
 
@@ -100,16 +208,28 @@ class FakeOpenSky(HttpFake):
         require_auth: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        *,
+        clock: Callable[[], float] = time.time,
+        credits_per_day: int = INITIAL_CREDITS,
+        anonymous_credits_per_day: int = ANONYMOUS_CREDITS,
+        nightly_batch: bool = True,
     ) -> None:
         super().__init__(host, port)
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_ttl = token_ttl
         self.require_auth = require_auth
+        self.clock = clock
+        self.credits_per_day = credits_per_day
+        self.anonymous_credits_per_day = anonymous_credits_per_day
+        self.nightly_batch = nightly_batch
         self._flights: list[dict[str, Any]] = []
+        self._states: list[list[Any]] = []
         self._faults: list[Fault] = []
+        self._state_faults: list[Fault] = []
         self._tokens: dict[str, float] = {}
-        self._credits = INITIAL_CREDITS
+        self._buckets: dict[tuple[bool, str], tuple[int, int]] = {}  # (anonymous, family) -> (day, left)
+        self.too_many = 0
         self.token_requests = 0
 
     @property
@@ -145,16 +265,32 @@ class FakeOpenSky(HttpFake):
         with self._cond:
             return [dict(f) for f in self._flights]
 
+    def set_states(self, states: Iterable[Sequence[Any]]) -> None:
+        """Replace the live state vectors (lists of the 18 fields, e.g. from :func:`make_state`)."""
+        with self._cond:
+            self._states = [list(s) for s in states]
+
+    @property
+    def states(self) -> list[list[Any]]:
+        """A copy of the live state vectors."""
+        with self._cond:
+            return [list(s) for s in self._states]
+
     def queue_faults(self, *faults: Fault) -> None:
         """Apply these faults, in order, to the next flights API calls."""
         with self._cond:
             self._faults.extend(faults)
 
+    def queue_state_faults(self, *faults: Fault) -> None:
+        """Apply these faults, in order, to the next /states/all calls."""
+        with self._cond:
+            self._state_faults.extend(faults)
+
     @property
     def pending_faults(self) -> int:
-        """How many queued faults have not been used yet."""
+        """How many queued faults (flights and states) have not been used yet."""
         with self._cond:
-            return len(self._faults)
+            return len(self._faults) + len(self._state_faults)
 
     def revoke_tokens(self) -> None:
         """Invalidate every issued token (the next call with one gets 401)."""
@@ -168,16 +304,51 @@ class FakeOpenSky(HttpFake):
         with self._cond:
             return [t for t, exp in self._tokens.items() if exp > now]
 
+    # -- credits ---------------------------------------------------------------------------
+
+    def _today(self) -> int:
+        return int(self.clock()) // DAY
+
+    def _left(self, anonymous: bool, family: str) -> int:
+        """Credits left today in a bucket (held: ``self._cond``)."""
+        day, left = self._buckets.get((anonymous, family), (-1, 0))
+        if day != self._today():
+            left = self.anonymous_credits_per_day if anonymous else self.credits_per_day
+            self._buckets[(anonymous, family)] = (self._today(), left)
+        return left
+
+    def credits(self, family: str = "flights", *, anonymous: bool = False) -> int:
+        """Credits left today in one family's bucket."""
+        with self._cond:
+            return self._left(anonymous, family)
+
+    def set_credits(self, value: int, family: str = "flights", *, anonymous: bool | None = None) -> None:
+        """Set what is left today in one family's bucket (both caller kinds when ``anonymous``
+        is None), as if other clients of the same account had spent the rest."""
+        with self._cond:
+            for kind in (True, False) if anonymous is None else (anonymous,):
+                self._buckets[(kind, family)] = (self._today(), value)
+
     @property
     def rate_limit_remaining(self) -> int:
-        """The credits reported in ``X-Rate-Limit-Remaining``."""
-        with self._cond:
-            return self._credits
+        """The credits an authenticated caller has left today for /flights/*."""
+        return self.credits("flights")
 
     @rate_limit_remaining.setter
     def rate_limit_remaining(self, value: int) -> None:
+        self.set_credits(value, "flights")
+
+    def _charge(self, exchange: Exchange, anonymous: bool, family: str, cost: int) -> dict[str, str] | None:
+        """Take ``cost`` from the bucket and return the rate header; or answer 429 (None)."""
         with self._cond:
-            self._credits = value
+            left = self._left(anonymous, family)
+            if cost > left:
+                self.too_many += 1
+                retry = DAY - int(self.clock()) % DAY
+                exchange.send(429, headers={"X-Rate-Limit-Retry-After-Seconds": str(retry)})
+                return None
+            self._buckets[(anonymous, family)] = (self._today(), left - cost)
+            return {"X-Rate-Limit-Remaining": str(left - cost)}
 
     # -- recording -------------------------------------------------------------------------
 
@@ -190,6 +361,10 @@ class FakeOpenSky(HttpFake):
         """Only the flights API requests."""
         return [r for r in self.requests if r.path in FLIGHTS_PATHS]
 
+    def state_requests(self) -> list[Request]:
+        """Only the /states/all requests."""
+        return [r for r in self.requests if r.path == STATES_PATH]
+
     def wait_for_requests(self, n: int, timeout: float) -> bool:
         """Wait until at least ``n`` requests (of any kind) were received."""
         return self.wait_for_received(n, timeout)
@@ -197,6 +372,10 @@ class FakeOpenSky(HttpFake):
     def wait_for_flight_requests(self, n: int, timeout: float) -> bool:
         """Wait until at least ``n`` flights API requests were received."""
         return self.wait_for_received(n, timeout, lambda r: r.path in FLIGHTS_PATHS)
+
+    def wait_for_state_requests(self, n: int, timeout: float) -> bool:
+        """Wait until at least ``n`` /states/all requests were received."""
+        return self.wait_for_received(n, timeout, lambda r: r.path == STATES_PATH)
 
     # -- request handling ------------------------------------------------------------------
 
@@ -213,6 +392,11 @@ class FakeOpenSky(HttpFake):
                 exchange.send(405, b"Method Not Allowed", "text/plain")
                 return
             self._flights_call(exchange, FLIGHTS_PATHS[request.path], request.query, request.headers)
+        elif request.path == STATES_PATH:
+            if request.method != "GET":
+                exchange.send(405, b"Method Not Allowed", "text/plain")
+                return
+            self._states_call(exchange)
         else:
             exchange.send(404, b"Not Found", "text/plain")
 
@@ -263,28 +447,42 @@ class FakeOpenSky(HttpFake):
                 {"Cache-Control": "no-store", "Pragma": "no-cache"},
             )
 
-    def _flights_call(self, exchange: Exchange, kind: str, query: dict[str, str], headers: dict[str, str]) -> None:
+    def _apply_fault(self, exchange: Exchange, queue: list[Fault]) -> bool:
+        """Run the next queued fault of ``queue``; True when it answered the call."""
         with self._cond:
-            fault = self._faults.pop(0) if self._faults else None
-        if fault is not None:
-            if fault.gate is not None:
-                deadline = time.monotonic() + 60
-                while not fault.gate.is_set() and not self._stopping.is_set() and time.monotonic() < deadline:
-                    fault.gate.wait(0.05)
-            if fault.delay > 0:
-                self._stopping.wait(fault.delay)
-            if fault.status is not None:
-                self._fault_answer(exchange, fault)
-                return
+            fault = queue.pop(0) if queue else None
+        if fault is None:
+            return False
+        if fault.gate is not None:
+            deadline = time.monotonic() + 60
+            while not fault.gate.is_set() and not self._stopping.is_set() and time.monotonic() < deadline:
+                fault.gate.wait(0.05)
+        if fault.delay > 0:
+            self._stopping.wait(fault.delay)
+        if fault.status is not None:
+            self._fault_answer(exchange, fault)
+            return True
+        return False
 
+    def _caller(self, exchange: Exchange, headers: dict[str, str]) -> bool | None:
+        """True for an anonymous caller, False for an authenticated one; None when refused (401)."""
         auth = headers.get("authorization")
         if auth is not None:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not self._token_valid(token.strip()):
                 exchange.send(401, headers={"WWW-Authenticate": "Bearer"})
-                return
-        elif self.require_auth:
+                return None
+            return False
+        if self.require_auth:
             exchange.send(401, headers={"WWW-Authenticate": "Bearer"})
+            return None
+        return True
+
+    def _flights_call(self, exchange: Exchange, kind: str, query: dict[str, str], headers: dict[str, str]) -> None:
+        if self._apply_fault(exchange, self._faults):
+            return
+        anonymous = self._caller(exchange, headers)
+        if anonymous is None:
             return
 
         airport = query.get("airport", "").strip()
@@ -304,18 +502,63 @@ class FakeOpenSky(HttpFake):
             airport_key, time_key = "estArrivalAirport", "lastSeen"
         else:
             airport_key, time_key = "estDepartureAirport", "firstSeen"
+        now = self.clock()
+        rate = self._charge(exchange, anonymous, "flights", flights_cost(begin, end, now))
+        if rate is None:
+            return
+        batch_done = self._today() * DAY if self.nightly_batch else None
         with self._cond:
             found = [
                 dict(f)
                 for f in self._flights
-                if str(f.get(airport_key) or "").upper() == wanted and begin <= int(f.get(time_key) or 0) <= end
+                if str(f.get(airport_key) or "").upper() == wanted
+                and begin <= int(f.get(time_key) or 0) <= end
+                and (batch_done is None or int(f.get(time_key) or 0) < batch_done)
             ]
-            self._credits = max(0, self._credits - 1)
-            rate = {"X-Rate-Limit-Remaining": str(self._credits)}
         if not found:
             exchange.send(404, headers=rate)
         else:
             exchange.send_json(200, found, rate)
+
+    def _states_call(self, exchange: Exchange) -> None:
+        request = exchange.request
+        if self._apply_fault(exchange, self._state_faults):
+            return
+        anonymous = self._caller(exchange, request.headers)
+        if anonymous is None:
+            return
+        pairs = parse_qsl(urlsplit(request.target).query, keep_blank_values=True)
+        query = dict(pairs)
+        wanted = {v.strip().lower() for k, v in pairs if k == "icao24" and v.strip()}
+        names = ("lamin", "lomin", "lamax", "lomax")
+        given = [query.get(n) for n in names]
+        box: tuple[float, float, float, float] | None = None
+        if any(v is not None for v in given):
+            try:
+                lamin, lomin, lamax, lomax = (float(cast(str, v)) for v in given)
+            except (TypeError, ValueError):
+                exchange.send(400, b"Bad Request: lamin, lomin, lamax and lomax go together", "text/plain")
+                return
+            box = (lamin, lomin, lamax, lomax)
+        now = int(self.clock())
+        at = now
+        if "time" in query and not anonymous:  # anonymous callers get the current time only
+            asked = _as_int(query["time"])
+            if asked is None or asked < now - STATES_HISTORY_SECONDS:
+                exchange.send(400, b"Bad Request: time must be within the last hour", "text/plain")
+                return
+            at = min(asked, now)
+        at -= at % (10 if anonymous else 5)
+        rate = self._charge(exchange, anonymous, "states", states_cost(box))
+        if rate is None:
+            return
+        with self._cond:
+            found = [
+                list(s)
+                for s in self._states
+                if (not wanted or str(s[0]).lower() in wanted) and (box is None or _inside(s, box))
+            ]
+        exchange.send_json(200, {"time": at, "states": found or None}, rate)
 
     def _fault_answer(self, exchange: Exchange, fault: Fault) -> None:
         status = cast(int, fault.status)
@@ -333,6 +576,14 @@ class FakeOpenSky(HttpFake):
         with self._cond:
             expiry = self._tokens.get(token)
         return expiry is not None and expiry > time.time()
+
+
+def _inside(state: Sequence[Any], box: tuple[float, float, float, float]) -> bool:
+    lamin, lomin, lamax, lomax = box
+    longitude, latitude = state[5], state[6]
+    if longitude is None or latitude is None:
+        return False
+    return bool(lamin <= latitude <= lamax and lomin <= longitude <= lomax)
 
 
 def _as_int(value: str | None) -> int | None:
@@ -354,6 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-secret", default="test-secret")
     parser.add_argument("--token-ttl", type=int, default=1800)
     parser.add_argument("--require-auth", action="store_true")
+    parser.add_argument("--no-nightly-batch", action="store_true", help="serve today's flights too")
     args = parser.parse_args(argv)
 
     fake = FakeOpenSky(
@@ -363,6 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         require_auth=args.require_auth,
         host=args.host,
         port=args.port,
+        nightly_batch=not args.no_nightly_batch,
     )
     if args.flights:
         with open(args.flights, encoding="utf-8") as fh:

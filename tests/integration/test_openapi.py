@@ -212,6 +212,12 @@ def key() -> dict[str, str]:
     return {"Idempotency-Key": str(uuid.uuid4())}
 
 
+def yesterday_noon() -> int:
+    """Noon of yesterday (UTC), Unix seconds: inside the platform's latest complete day."""
+    now = int(time.time())
+    return now - now % 86400 - 43200
+
+
 @pytest.mark.parametrize("checker", ["user-manager"], indirect=True)
 def test_user_manager_answers_match_the_document(checker: Checker) -> None:
     checker.common_routes()
@@ -271,11 +277,11 @@ def test_data_collector_answers_match_the_document(platform: Platform, checker: 
     checker.common_routes()
     email = platform.create_user("doc")
     airport = "LOWW"  # Vienna: no other test names it
-    now = int(time.time())
+    day = yesterday_noon()  # the latest complete day: today's flights are not served yet
     platform.opensky.add_flights(
         [
             make_flight(
-                f"d0c{i:03x}", now - 7200 + i, now - 3600 + i, departure="LIRF", arrival=airport, callsign="DOC1"
+                f"d0c{i:03x}", day - 7200 + i, day - 3600 + i, departure="LIRF", arrival=airport, callsign="DOC1"
             )
             for i in range(3)
         ]
@@ -294,13 +300,16 @@ def test_data_collector_answers_match_the_document(platform: Platform, checker: 
     checker.call("PUT", "/interests", 401, json=interest, token=False)
     checker.call("PUT", "/interests", 413, content=b"{" + b" " * (1024 * 1024) + b"}")
     listed = checker.call("GET", "/interests/{email}", 200, path=f"/interests/{email}")
-    assert listed.json()["interests"] == [{"airport_code": airport, "high_value": 1, "low_value": None}]
+    assert listed.json()["interests"] == [{"airport_code": airport, "high_value": 1, "low_value": None, "live": False}]
     checker.call("GET", "/interests/{email}", 400, path="/interests/nul%00@example.com")
     checker.call("GET", "/interests/{email}", 401, path=f"/interests/{email}", token=False)
 
     summary = checker.call("POST", "/collect", 200).json()
     assert airport in [a["airport"] for a in summary["airports"]]
     checker.call("POST", "/collect", 401, token=False)
+    status = checker.call("GET", "/collector/status", 200).json()
+    assert airport in [a["airport"] for a in status["airports"]]
+    checker.call("GET", "/collector/status", 401, token=False)
 
     flights = checker.call("GET", "/flights/{icao}", 200, path=f"/flights/{airport.lower()}?limit=2").json()
     assert len(flights) == 2
@@ -349,9 +358,9 @@ def test_alert_notifier_answers_match_the_document(platform: Platform, checker: 
     checker.common_routes()
     # A real delivery to list: a user over a threshold at an airport with flights, one cycle.
     email = platform.create_user("doc-notify", chat_id=str(uuid.uuid4().int % 10**12))
-    airport, now = "LOWS", int(time.time())  # Salzburg: no other test names it
+    airport, day = "LOWS", yesterday_noon()  # Salzburg: no other test names it
     platform.opensky.add_flights(
-        [make_flight(f"d1c{i:03x}", now - 7200, now - 3600 + i, arrival=airport) for i in range(2)]
+        [make_flight(f"d1c{i:03x}", day - 7200, day - 3600 + i, arrival=airport) for i in range(2)]
     )
     with platform.client("data-collector") as collector:
         added = collector.post("/interests", json={"email": email, "airport_code": airport, "high_value": 0})

@@ -104,7 +104,9 @@ def _every_operator_value() -> dict[str, str]:
         if variable.set_by is SetBy.OPERATOR:
             default = variable.default
             values[variable.name] = str(default).lower() if isinstance(default, bool) else str(default)
-    values.update(OPENSKY_CLIENT_ID="id", OPENSKY_CLIENT_SECRET="s", TELEGRAM_BOT_TOKEN="1:abc")
+    values.update(
+        OPENSKY_CLIENT_ID="id", OPENSKY_CLIENT_SECRET="s", TELEGRAM_BOT_TOKEN="1:abc", OPENSKY_CREDITS_PER_DAY="4000"
+    )
     return values
 
 

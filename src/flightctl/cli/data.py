@@ -16,14 +16,26 @@ KeyOption = Annotated[
 ]
 HighOption = Annotated[int | None, typer.Option("--high", min=0, help="alert when the count exceeds this")]
 LowOption = Annotated[int | None, typer.Option("--low", min=0, help="alert when the count is below this")]
+LiveOption = Annotated[
+    bool,
+    typer.Option(
+        "--live",
+        help="thresholds on the live traffic (aircraft near the airport now, checked every minute) instead of "
+        "the flights of the latest complete day",
+    ),
+]
 USER_COLUMNS = ["email", "first_name", "last_name", "telegram_chat_id"]
 FLIGHT_COLUMNS = ["icao24", "callsign", "est_departure_airport", "est_arrival_airport", "first_seen", "last_seen"]
 NOTIFICATION_COLUMNS = ["created_at", "kind", "status", "user_email", "chat_id", "attempts", "text"]
-COLLECT_COLUMNS = ["airport", "source", "flights_stored", "flight_count", "messages", "error"]
+COLLECT_COLUMNS = ["airport", "source", "flights_stored", "day", "flight_count", "live_count", "messages", "error"]
 
 cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
 users = typer.Typer(name="users", help="Users and their Telegram chats.", no_args_is_help=True)
-interests = typer.Typer(name="interests", help="Airports a user watches, with thresholds.", no_args_is_help=True)
+interests = typer.Typer(
+    name="interests",
+    help="Airports a user watches, with thresholds on daily flights or (--live) on live traffic.",
+    no_args_is_help=True,
+)
 flights = typer.Typer(name="flights", help="Stored flights.", no_args_is_help=True)
 notifications = typer.Typer(name="notifications", help="The alert-notifier's delivery log.", no_args_is_help=True)
 
@@ -126,10 +138,14 @@ def interests_add(
     airport: str,
     high: HighOption = None,
     low: LowOption = None,
+    live: LiveOption = False,
     idempotency_key: KeyOption = None,
 ) -> None:
-    """Watch an airport."""
-    emit(ctx.obj.collector.add_interest(email, airport, high=high, low=low, key=idempotency_key), ctx.obj.output)
+    """Watch an airport: its flights of each complete day, or (--live) the aircraft near it now.
+
+    One interest per airport and user, of one kind: remove it to watch the other kind."""
+    added = ctx.obj.collector.add_interest(email, airport, high=high, low=low, live=live, key=idempotency_key)
+    emit(added, ctx.obj.output)
 
 
 @interests.command("update")
@@ -200,9 +216,13 @@ def flights_last(ctx: typer.Context, airport: str) -> None:
 
 @cli.command()
 def collect(ctx: typer.Context, idempotency_key: KeyOption = None) -> None:
-    """Run one collection cycle now and show its summary."""
+    """Run one collection cycle now, within the OpenSky credit budget, and show its summary.
+
+    Fetches every watched airport's latest complete day that is not stored yet (never past the
+    day's credits less the reserve), counts the live traffic, and publishes every interest's
+    reading. `flightctl collector status` shows the plan and the credits."""
     obj: Context = ctx.obj
-    obj.progress("collecting: one OpenSky call per watched airport")
+    obj.progress("collecting: each watched airport's latest complete day, if not stored yet; live traffic")
     result = obj.collector.collect(key=idempotency_key)
     if obj.output == "table" and isinstance(result, dict):
         emit(result.get("airports") or [], "table", COLLECT_COLUMNS)

@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "logs": "flightctl.cli.platform",
     "certs": "flightctl.cli.platform",
     "collect": "flightctl.cli.data",
+    "collector": "flightctl.cli.collector",
     "completion": "flightctl.cli.ops",
     "doctor": "flightctl.cli.doctor",
     "smoke": "flightctl.cli.smoke",

@@ -194,7 +194,7 @@ def status(
         result = wait_healthy(platform.status, timeout, obj.progress)
     else:
         result = platform.status()
-    emit(result if obj.output != "table" else _summary(result), obj.output)
+    emit(result if obj.output != "table" else _summary(result) + _collector_summary(obj, result), obj.output)
 
 
 @cli.command()
@@ -293,6 +293,18 @@ def _summary(status: dict[str, Any]) -> str:
     for name, info in status["services"].items():
         lines.append(f"{name:<22}{info['url'] or '-':<28}{'yes' if info['healthy'] else 'NO'}")
     return "\n".join(lines)
+
+
+def _collector_summary(obj: Context, status: dict[str, Any]) -> str:
+    """The collector's credits and airports (`flightctl collector status`), when it answers."""
+    if not (status.get("services", {}).get("data-collector") or {}).get("healthy"):
+        return ""
+    from flightctl.cli.collector import summary
+
+    try:
+        return "\n\nCOLLECTOR\n" + summary(obj.collector.collector_status())
+    except FlightctlError as exc:
+        return f"\n\nCOLLECTOR   - ({exc.message})"
 
 
 cli.add_typer(auth)

@@ -1,5 +1,5 @@
-"""data-collector: interests (airports a user watches, with thresholds), stored flights, and
-collection cycles."""
+"""data-collector: interests (airports a user watches, with thresholds on daily flights or on
+live traffic), stored flights, collection cycles, and the collector's plan and credits."""
 
 from __future__ import annotations
 
@@ -21,9 +21,19 @@ class DataCollector(ServiceApi):
     service = "data-collector"
 
     def add_interest(
-        self, email: str, airport: str, *, high: int | None = None, low: int | None = None, key: str | None = None
+        self,
+        email: str,
+        airport: str,
+        *,
+        high: int | None = None,
+        low: int | None = None,
+        live: bool = False,
+        key: str | None = None,
     ) -> Any:
-        body = {"email": email, "airport_code": airport, "high_value": high, "low_value": low}
+        """Watch an airport: thresholds on its daily flights, or (``live``) on the aircraft near it now."""
+        body: dict[str, Any] = {"email": email, "airport_code": airport, "high_value": high, "low_value": low}
+        if live:
+            body["live"] = True
         return self._change("POST", "/interests", body, key)
 
     def update_interest(
@@ -59,8 +69,14 @@ class DataCollector(ServiceApi):
         return self.http.get(f"/flights/last/{airport}")
 
     def collect(self, *, key: str | None = None) -> Any:
-        """One collection cycle now; its summary per airport (HTTP 409 while one runs)."""
+        """One collection cycle now, within the credit budget; its summary per airport (HTTP 409
+        while one runs)."""
         return self._change("POST", "/collect", None, key)
+
+    def collector_status(self) -> Any:
+        """Per watched airport: last fetch, source, rows, next planned fetch, live count; the
+        credits of each OpenSky family: used today, remaining, the plan's projection."""
+        return self.http.get("/collector/status")
 
     @staticmethod
     def read_requests(airport: str, days: int) -> dict[str, tuple[str, dict[str, Any]]]:

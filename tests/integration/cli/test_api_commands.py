@@ -79,6 +79,7 @@ def test_validation_is_usage_and_a_wrong_token_is_authentication(cli: Cli) -> No
 def test_interests_flights_collect_and_notifications(cli: Cli, platform: Platform) -> None:
     email = unique("cli-watch")
     now = int(time.time())
+    now -= now % 86400 + 36000  # 14:00 yesterday (UTC): the latest complete day, as OpenSky serves it
     tag = uuid.uuid4().hex[:4]
     platform.opensky.add_flights(
         [
@@ -96,11 +97,14 @@ def test_interests_flights_collect_and_notifications(cli: Cli, platform: Platfor
         listed = cli("interests", "list", email, "-o", "json")
         assert json.loads(listed.stdout) == {
             "email": email,
-            "interests": [{"airport_code": "EDDM", "high_value": 10, "low_value": 1}],
+            "interests": [{"airport_code": "EDDM", "high_value": 10, "low_value": 1, "live": False}],
         }
         assert cli("interests", "update", email, "EDDM", "--clear-low").exit_code == 0
         table = cli("interests", "list", email)
-        assert table.stdout.splitlines() == ["AIRPORT_CODE  HIGH_VALUE  LOW_VALUE", "EDDM          10          -"]
+        assert table.stdout.splitlines() == [
+            "AIRPORT_CODE  HIGH_VALUE  LOW_VALUE  LIVE",
+            "EDDM          10          -          no",
+        ]
         nothing = cli("interests", "update", email, "EDDM")
         assert nothing.exit_code == 2
 

@@ -33,6 +33,8 @@ def test_add_rejects_each_bad_field_with_400(platform: Platform, new_airport: Ca
         for bad in ("5", 2.5, True, -3):
             assert "high_value" in error(dc.post("/interests", json={**ok, "high_value": bad}), 400)
             assert "low_value" in error(dc.post("/interests", json={**ok, "low_value": bad}), 400)
+        for bad in ("yes", 1, "true"):
+            assert "live" in error(dc.post("/interests", json={**ok, "live": bad}), 400)
         assert dc.get(f"/interests/{email}").json()["interests"] == []  # nothing stored by a 400
 
         # low == high is allowed; codes are case-insensitive and stored upper-case
@@ -40,8 +42,34 @@ def test_add_rejects_each_bad_field_with_400(platform: Platform, new_airport: Ca
         assert created.status_code == 201, created.text
         assert dc.get(f"/interests/{email.upper()}").json() == {
             "email": email,
-            "interests": [{"airport_code": airport, "high_value": 3, "low_value": 3}],
+            "interests": [{"airport_code": airport, "high_value": 3, "low_value": 3, "live": False}],
         }
+
+
+def test_a_live_interest_is_the_other_kind_of_the_one_interest_per_airport(
+    platform: Platform, new_airport: Callable[[], str]
+) -> None:
+    email, airport, other = create_user(platform), new_airport(), new_airport()
+    with platform.client("data-collector") as dc:
+        live = dc.post("/interests", json={"email": email, "airport_code": airport, "high_value": 4, "live": True})
+        assert live.status_code == 201, live.text
+        assert live.json() == {
+            "message": "Interest added successfully",
+            "email": email,
+            "airport_code": airport,
+            "high_value": 4,
+            "low_value": None,
+            "live": True,
+        }
+        daily = {"email": email, "airport_code": airport, "high_value": 4}
+        assert "live traffic" in error(dc.post("/interests", json=daily), 409)
+        assert dc.post("/interests", json={"email": email, "airport_code": other, "live": False}).status_code == 201
+        key = {"email": email, "airport_code": airport}
+        assert "remove it" in error(dc.put("/interests", json={**key, "live": False, "low_value": 1}), 400)
+        kept = dc.put("/interests", json={**key, "live": True, "low_value": 1})
+        assert kept.status_code == 200 and kept.json()["live"] is True and kept.json()["low_value"] == 1
+        listed = dc.get(f"/interests/{email}").json()["interests"]
+        assert {i["airport_code"]: i["live"] for i in listed} == {airport: True, other: False}
 
 
 def test_update_and_remove_errors(platform: Platform, new_airport: Callable[[], str]) -> None:

@@ -19,7 +19,7 @@ from flightctl.services.data_collector.opensky import (
     Rejected,
 )
 from tests.fakes.clock import FakeClock
-from tests.fakes.opensky import FakeOpenSky, Fault, make_flight
+from tests.fakes.opensky import FakeOpenSky, Fault, make_flight, make_state
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 DAY = 86400
@@ -161,8 +161,33 @@ def test_without_credentials_calls_are_anonymous(fake: FakeOpenSky) -> None:
 def test_404_is_zero_flights_and_the_remaining_credits_are_reported(rig: Rig) -> None:
     rig.fake.rate_limit_remaining = 1234
     assert rig.client.arrivals("KJFK", T0, T0 + DAY) == []  # the fake answers 404, empty body
-    assert rig.outcomes == ["empty"] and rig.remaining == [1233]
+    assert rig.outcomes == ["empty"] and rig.remaining == [1204]  # two day partitions: 30 credits
     assert rig.circuit.state == "closed"
+    answer = rig.client.flights("departure", "LIRF", T0, T0 + DAY - 1)
+    assert [f["icao24"] for f in answer.body] == ["4ca7b8"] and answer.remaining == 1174
+
+
+def test_states_are_fetched_for_a_box_and_a_429_blocks_only_that_family(rig: Rig) -> None:
+    rig.fake.set_states(
+        [make_state("a00001", 41.80, 12.25, on_ground=True), make_state("a00002", 48.35, 11.78, altitude=9000.0)]
+    )
+    answer = rig.client.states((41.5, 12.0, 42.0, 12.5))
+    assert [s[0] for s in answer.body["states"]] == ["a00001"] and isinstance(answer.body["time"], int)
+    assert answer.remaining == 3999
+    (request,) = rig.fake.state_requests()
+    assert request.query == {"lamin": "41.5", "lomin": "12.0", "lamax": "42.0", "lomax": "12.5"}
+    rig.fake.set_states([])
+    assert rig.client.states((0, 0, 1, 1)).body["states"] == []  # OpenSky's null states: none
+    rig.fake.queue_state_faults(Fault(status=429, retry_after=300))
+    with pytest.raises(RateLimited) as raised:
+        rig.client.states(None)
+    assert raised.value.seconds == 300
+    with pytest.raises(RateLimited):
+        rig.client.states(None)  # blocked without a call
+    assert len(rig.fake.state_requests()) == 3
+    assert rig.client.flights("arrival", "LIRF", T0, T0 + DAY - 1).body  # flights are another family
+    rig.clock.advance(300)
+    assert rig.client.states(None).body["states"] == []
 
 
 def test_a_window_over_48_hours_is_split_into_contiguous_calls(rig: Rig) -> None:

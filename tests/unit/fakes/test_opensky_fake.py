@@ -17,7 +17,16 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.opensky import FLIGHT_FIELDS, FakeOpenSky, Fault, make_flight
+from tests.fakes.opensky import (
+    FLIGHT_FIELDS,
+    STATE_FIELDS,
+    FakeOpenSky,
+    Fault,
+    flights_cost,
+    make_flight,
+    make_state,
+    states_cost,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DAY = 86400
@@ -147,12 +156,12 @@ def test_arrivals_and_departures_filtered_by_airport_and_time(fake: FakeOpenSky)
     assert status == 200
     assert headers["Content-Type"] == "application/json"
     assert [f["icao24"] for f in json.loads(body)] == ["3c6444"]
-    assert headers["X-Rate-Limit-Remaining"] == "3999"
+    assert headers["X-Rate-Limit-Remaining"] == "370"  # anonymous: 400 a day, 30 for two partitions
 
     status, headers, body = call(flights_url(fake, "departure", "LIRF", T0, T0 + DAY))
     assert status == 200
     assert [f["icao24"] for f in json.loads(body)] == ["4ca7b8", "abc123"]
-    assert headers["X-Rate-Limit-Remaining"] == "3998"
+    assert headers["X-Rate-Limit-Remaining"] == "340"
     assert set(json.loads(body)[0]) == set(FLIGHT_FIELDS)
 
     # bounds are inclusive: lastSeen == end and firstSeen == begin both count
@@ -167,7 +176,7 @@ def test_no_flights_is_404_with_empty_body(fake: FakeOpenSky) -> None:
     assert status == 404
     assert body == b""
     assert headers["Content-Length"] == "0"
-    assert headers["X-Rate-Limit-Remaining"] == "3999"
+    assert headers["X-Rate-Limit-Remaining"] == "370"  # an empty answer costs as much
 
 
 @pytest.mark.parametrize(
@@ -184,7 +193,7 @@ def test_no_flights_is_404_with_empty_body(fake: FakeOpenSky) -> None:
 def test_bad_parameters_are_400(fake: FakeOpenSky, airport: str, begin: Any, end: Any) -> None:
     status, _, _ = call(flights_url(fake, "arrival", airport, begin, end))
     assert status == 400
-    assert fake.rate_limit_remaining == 4000
+    assert fake.credits(anonymous=True) == 400
 
 
 def test_missing_parameter_is_400_and_two_days_is_allowed(fake: FakeOpenSky) -> None:
@@ -246,7 +255,7 @@ def test_faults_apply_in_order_to_flights_calls_only(fake: FakeOpenSky) -> None:
     assert fake.pending_faults == 0
     status, headers, _ = call(url)
     assert status == 200
-    assert headers["X-Rate-Limit-Remaining"] == "3999"  # faulted calls cost nothing
+    assert headers["X-Rate-Limit-Remaining"] == "370"  # faulted calls cost nothing
 
 
 def test_delay_fault_makes_a_client_time_out(fake: FakeOpenSky) -> None:
@@ -357,3 +366,172 @@ def test_standalone_process(tmp_path: Path) -> None:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+# -- credits, the nightly batch and the state vectors -------------------------------------------
+
+
+class Clock:
+    """The fake's injected wall clock (Unix seconds)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def states_url(fake: FakeOpenSky, **params: Any) -> str:
+    query = urllib.parse.urlencode(params, doseq=True)
+    return f"{fake.api_url}/states/all" + (f"?{query}" if query else "")
+
+
+def bearer(fake: FakeOpenSky) -> dict[str, str]:
+    return {"Authorization": f"Bearer {get_token(fake)}"}
+
+
+def test_flight_calls_cost_what_opensky_charges_for_their_window() -> None:
+    clock = Clock(T0 + 10 * DAY + 12 * 3600)  # noon
+    with FakeOpenSky(clock=clock) as fake:
+        auth = bearer(fake)
+        now = int(clock.now)
+
+        def cost(begin: int, end: int) -> int:
+            before = fake.credits()
+            status, headers, _ = call(flights_url(fake, "arrival", "LIRF", begin, end), headers=auth)
+            assert status == 404 and int(headers["X-Rate-Limit-Remaining"]) == fake.credits()
+            return before - fake.credits()
+
+        assert cost(now - 3600, now) == 4  # live: under a day, within the last 24 hours
+        day = T0 + 8 * DAY
+        assert cost(day, day + DAY - 1) == 30  # one whole past day: one partition
+        assert cost(day, day + 2 * DAY - 1) == 30  # two partitions
+        assert cost(day + 3600, day + 2 * DAY) == 180  # three partitions: 60 each
+    assert flights_cost(0, 10 * DAY - 1, 100 * DAY) == 600
+    assert flights_cost(0, 11 * DAY - 1, 100 * DAY) == 11 * 480
+    assert flights_cost(0, 26 * DAY - 1, 100 * DAY) == 26 * 960
+
+
+def test_each_family_and_caller_kind_has_its_own_daily_bucket() -> None:
+    clock = Clock(T0 + 5 * DAY)
+    with FakeOpenSky(clock=clock, credits_per_day=1000, anonymous_credits_per_day=100) as fake:
+        auth = bearer(fake)
+        call(flights_url(fake, "arrival", "LIRF", T0, T0 + DAY - 1), headers=auth)
+        call(states_url(fake, lamin=40, lomin=10, lamax=42, lomax=13), headers=auth)
+        call(states_url(fake))  # anonymous, no box: 4
+        assert fake.credits("flights") == 970 and fake.credits("states") == 999
+        assert fake.credits("flights", anonymous=True) == 100 and fake.credits("states", anonymous=True) == 96
+
+
+def test_past_the_budget_a_call_is_429_until_the_refill_at_midnight() -> None:
+    clock = Clock(T0 + 5 * DAY + 22 * 3600)  # 22:00 UTC
+    with FakeOpenSky(clock=clock, credits_per_day=65) as fake:
+        auth = bearer(fake)
+        url = flights_url(fake, "departure", "LIRF", T0, T0 + DAY - 1)
+        assert call(url, headers=auth)[0] == 404  # no flights: still 30 credits
+        status, headers, _ = call(url, headers=auth)
+        assert (status, headers["X-Rate-Limit-Remaining"]) == (404, "5")
+        status, headers, body = call(url, headers=auth)
+        assert (status, headers["X-Rate-Limit-Retry-After-Seconds"], body) == (429, "7200", b"")
+        assert fake.credits() == 5 and fake.too_many == 1  # a refused call costs nothing
+        live = flights_url(fake, "arrival", "LIRF", int(clock.now) - 60, int(clock.now))
+        status, headers, _ = call(live, headers=auth)
+        assert (status, headers["X-Rate-Limit-Remaining"]) == (404, "1")  # a live call (4) still fits
+        clock.now += 7200  # midnight: a new day, a full bucket
+        status, headers, _ = call(url, headers=auth)
+        assert (status, headers["X-Rate-Limit-Remaining"]) == (404, "35")
+        fake.set_credits(3)
+        assert call(url, headers=auth)[0] == 429
+
+
+def test_the_nightly_batch_hides_todays_flights() -> None:
+    clock = Clock(T0 + 3600)  # 01:00 on the day of the flights below
+    with FakeOpenSky(clock=clock, nightly_batch=True) as fake:
+        fake.add_flights(
+            [
+                make_flight("aaa001", T0 - 7200, T0 - 3600, "EDDF", "LIRF"),  # yesterday
+                make_flight("aaa002", T0 - 1800, T0 + 1800, "LIRF", "EGLL"),  # left yesterday, landed today
+                make_flight("aaa003", T0 + 600, T0 + 3000, "EDDF", "LIRF"),  # today
+            ]
+        )
+        _, _, body = call(flights_url(fake, "arrival", "LIRF", T0 - DAY, T0 + DAY - 1))
+        assert [f["icao24"] for f in json.loads(body)] == ["aaa001"]
+        _, _, body = call(flights_url(fake, "departure", "LIRF", T0 - DAY, T0 + DAY - 1))
+        assert [f["icao24"] for f in json.loads(body)] == ["aaa002"]  # filtered on firstSeen: yesterday
+        status, _, _ = call(flights_url(fake, "arrival", "EGLL", T0 - DAY, T0 + DAY - 1))
+        assert status == 404  # its arrival (lastSeen) is today's
+        clock.now += DAY  # the batch of that day has run
+        _, _, body = call(flights_url(fake, "arrival", "LIRF", T0 - DAY, T0 + DAY - 1))
+        assert [f["icao24"] for f in json.loads(body)] == ["aaa001", "aaa003"]
+    with FakeOpenSky(clock=Clock(T0 + 3600), nightly_batch=False) as fake:
+        fake.add_flights([make_flight("aaa003", T0 + 600, T0 + 3000, "EDDF", "LIRF")])
+        assert call(flights_url(fake, "arrival", "LIRF", T0, T0 + 3600))[0] == 200
+
+
+def test_make_state_has_the_18_fields_in_order() -> None:
+    state = make_state("ABC123", 41.8, 12.25, altitude=900.0, callsign="AZA1", at=T0)
+    assert len(state) == len(STATE_FIELDS) == 18
+    named = dict(zip(STATE_FIELDS, state, strict=True))
+    assert (named["icao24"], named["callsign"]) == ("abc123", "AZA1    ")
+    assert (named["latitude"], named["longitude"]) == (41.8, 12.25)
+    assert (named["baro_altitude"], named["on_ground"], named["last_contact"]) == (900.0, False, T0)
+    parked = dict(zip(STATE_FIELDS, make_state("def456", 41.8, 12.25, on_ground=True), strict=True))
+    assert parked["on_ground"] is True and parked["baro_altitude"] is None
+
+
+def test_states_are_filtered_by_box_and_icao24_and_charged_by_area() -> None:
+    clock = Clock(T0 + 12 * 3600 + 7)
+    with FakeOpenSky(clock=clock) as fake:
+        near = make_state("a00001", 41.80, 12.25, on_ground=True)
+        above = make_state("a00002", 41.90, 12.30, altitude=1200.0)
+        far = make_state("a00003", 48.35, 11.78, altitude=9000.0)
+        nowhere = make_state("a00004", None, None)
+        fake.set_states([near, above, far, nowhere])
+        auth = bearer(fake)
+
+        status, headers, body = call(states_url(fake, lamin=41.5, lomin=12.0, lamax=42.0, lomax=12.5), headers=auth)
+        answer = json.loads(body)
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        assert answer["time"] == T0 + 12 * 3600 + 5  # 5-second grid for an authenticated caller
+        assert [s[0] for s in answer["states"]] == ["a00001", "a00002"]
+        assert answer["states"][0] == near and headers["X-Rate-Limit-Remaining"] == "3999"
+
+        _, _, body = call(states_url(fake, icao24=["a00003", "A00001"]), headers=auth)
+        assert [s[0] for s in json.loads(body)["states"]] == ["a00001", "a00003"]  # no box: 4 credits
+        assert fake.credits("states") == 3995
+        _, _, body = call(states_url(fake, lamin=0, lomin=0, lamax=1, lomax=1), headers=auth)
+        assert json.loads(body)["states"] is None  # none inside: null, as OpenSky
+
+        spent = []
+        for side in (10, 20, 10 * 3):  # 100, 400 and 900 square degrees
+            before = fake.credits("states")
+            call(states_url(fake, lamin=0, lomin=0, lamax=side, lomax=10 if side == 10 else side), headers=auth)
+            spent.append(before - fake.credits("states"))
+        assert spent == [2, 3, 4]
+        assert states_cost((0, 0, 5, 5)) == 1 and states_cost(None) == 4
+        assert len(fake.state_requests()) == 6 and fake.flight_requests() == []
+
+
+def test_state_requests_are_checked_like_opensky() -> None:
+    clock = Clock(T0 + 12 * 3600 + 7)
+    with FakeOpenSky(clock=clock) as fake:
+        status, _, _ = call(states_url(fake, lamin=41, lomin=12))
+        assert status == 400  # half a box
+        auth = bearer(fake)
+        status, _, _ = call(states_url(fake, time=int(clock.now) - 3601), headers=auth)
+        assert status == 400  # authenticated: at most an hour back
+        status, _, body = call(states_url(fake, time=int(clock.now) - 600), headers=auth)
+        assert status == 200 and json.loads(body)["time"] == int(clock.now) - 600 - (int(clock.now) - 600) % 5
+        status, _, body = call(states_url(fake, time=T0))  # anonymous: the time is ignored
+        assert status == 200 and json.loads(body)["time"] == T0 + 12 * 3600
+        assert call(states_url(fake), headers={"Authorization": "Bearer forged"})[0] == 401
+    with FakeOpenSky(require_auth=True) as fake:
+        assert call(states_url(fake))[0] == 401
+
+
+def test_state_faults_have_their_own_queue(fake: FakeOpenSky) -> None:
+    fake.queue_state_faults(Fault(status=503))
+    assert call(flights_url(fake, "arrival", "LIRF", T0, T0 + DAY))[0] == 200
+    assert call(states_url(fake))[0] == 503
+    assert call(states_url(fake))[0] == 200
+    assert fake.pending_faults == 0

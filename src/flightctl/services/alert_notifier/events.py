@@ -29,6 +29,8 @@ class AlertEvent:
     threshold: int | None
     condition: str | None
     source: str | None
+    live: bool = False
+    """About the live traffic near the airport (absent: the flights of a day)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ def parse_alert(value: Mapping[str, Any]) -> AlertEvent:
         threshold=threshold,
         condition=_optional_text(value, "condition"),
         source=_optional_text(value, "source"),
+        live=value.get("live") is True,
     )
 
 

@@ -13,6 +13,7 @@ MAX_HEADER_PART = 200
 ELLIPSIS = "…"
 SIMULATED = "(simulated data)"
 _HEADLINES = {"high": "too many flights", "low": "too few flights", "resolved": "back to normal"}
+_LIVE_HEADLINES = {"high": "too much live traffic", "low": "too little live traffic", "resolved": "live traffic normal"}
 _PARTIAL_ENTITY = re.compile(r"&[#0-9A-Za-z]*$")
 
 
@@ -21,7 +22,8 @@ def message_text(event: Event) -> str:
 
 
 def alert_text(event: AlertEvent) -> str:
-    header = f"✈️ <b>{_header_part(event.airport_code)}</b>: {_HEADLINES[event.kind]}"
+    headline = (_LIVE_HEADLINES if event.live else _HEADLINES)[event.kind]
+    header = f"✈️ <b>{_header_part(event.airport_code)}</b>: {headline}"
     lines = [header, escape(_condition(event))]
     if event.source == "mock":
         lines.append(SIMULATED)

@@ -25,6 +25,8 @@ class Reading:
     high_value: int | None
     low_value: int | None
     source: str
+    live: bool = False
+    """A count of the aircraft near the airport now (absent: a daily count of flights)."""
 
     @classmethod
     def parse(cls, value: Any) -> Reading:
@@ -55,6 +57,7 @@ class Reading:
             high_value=count("high_value", False),
             low_value=count("low_value", False),
             source="mock" if value.get("source") == "mock" else "opensky",
+            live=value.get("live") is True,
         )
 
 
@@ -123,6 +126,7 @@ def notification(reading: Reading, decision: Decision) -> dict[str, Any]:
         "threshold": decision.threshold,
         "condition": condition(decision.alert, reading.flight_count, decision.threshold, reading),
         "source": reading.source,
+        "live": reading.live,
     }
 
 

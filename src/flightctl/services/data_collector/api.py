@@ -85,4 +85,8 @@ def blueprint(
     def collect() -> Response:
         return jsonify(collector.run_cycle().as_dict())
 
+    @bp.get("/collector/status")
+    def collector_status() -> Response:
+        return jsonify(collector.status())
+
     return bp

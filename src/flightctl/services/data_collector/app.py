@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from flightctl.services.common import db
 from flightctl.services.common.clock import utcnow
-from flightctl.services.common.errors import Conflict, Unavailable
+from flightctl.services.common.errors import Unavailable
 from flightctl.services.common.grpcutil import (
     DEFAULT_DEADLINE_SECONDS,
     GrpcServer,
@@ -28,11 +28,13 @@ from flightctl.services.common.kafka import Outgoing, broker_reachable, make_pro
 from flightctl.services.common.pb import data_collector_pb2_grpc, user_pb2, user_pb2_grpc
 from flightctl.services.common.runtime import BackgroundLoop, Component, OnStop, serve
 from flightctl.services.data_collector import api
-from flightctl.services.data_collector.collector import Collector
+from flightctl.services.data_collector.collector import Collector, step
 from flightctl.services.data_collector.grpc_service import DataCollectorServicer
+from flightctl.services.data_collector.ledger import Ledger
+from flightctl.services.data_collector.live import LiveTrafficWatch
 from flightctl.services.data_collector.metrics import CollectorMetrics
 from flightctl.services.data_collector.opensky import Circuit, OpenSkyClient
-from flightctl.services.data_collector.settings import Settings
+from flightctl.services.data_collector.settings import ANONYMOUS_CREDITS, STANDARD_CREDITS, Settings
 
 log = logging.getLogger(__name__)
 NAME = Settings.SERVICE
@@ -43,7 +45,20 @@ VERSIONS = Path(__file__).with_name("migrations") / "versions"
 class DataCollector:
     app: Flask
     collector: Collector
+    live: LiveTrafficWatch
     components: list[Component]
+
+
+def credits_per_day(settings: Settings) -> int:
+    """OPENSKY_CREDITS_PER_DAY, else what the account kind gets: standard with credentials."""
+    if settings.opensky_credits_per_day is not None:
+        return settings.opensky_credits_per_day
+    return STANDARD_CREDITS if settings.opensky_client_id and settings.opensky_client_secret else ANONYMOUS_CREDITS
+
+
+def live_tick(interval: float) -> float:
+    """How often the live loop looks whether a round is due: a quarter of the interval, 1 to 15 s."""
+    return max(1.0, min(15.0, interval / 4))
 
 
 def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> DataCollector:
@@ -83,27 +98,47 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
         except KafkaError as exc:
             raise Unavailable(f"Kafka did not acknowledge the messages ({type(exc).__name__})") from None
 
+    ledger = Ledger(
+        factory,
+        credits_per_day(settings),
+        settings.opensky_credit_reserve_percent,
+        on_spend=lambda family, cost: metrics.credits_used.labels(family).inc(cost),
+    )
+    live = LiveTrafficWatch(
+        factory=factory,
+        client=client,
+        publish=publish,
+        ledger=ledger,
+        metrics=metrics,
+        now=now,
+        coordinates={code: (float(a["lat"]), float(a["lon"])) for code, a in airports.items()},
+        interval=settings.live_interval_seconds,
+        radius_km=settings.live_radius_km,
+        max_altitude_m=settings.live_max_altitude_m,
+        mock_fallback=settings.opensky_live_mock_fallback,
+    )
     collector = Collector(
         engine=engine,
         factory=factory,
         client=client,
         publish=publish,
-        airport_codes=sorted(airports),
         metrics=metrics,
         now=now,
-        window=timedelta(hours=settings.collect_window_hours),
+        ledger=ledger,
+        batch_delay=timedelta(hours=settings.opensky_batch_delay_hours),
+        history_days=settings.collect_history_days,
         retention=timedelta(days=settings.flight_retention_days),
         mock_fallback=settings.opensky_mock_fallback,
         pool_size=settings.collect_pool_size,
+        live=live,
     )
-
-    def scheduled_cycle() -> None:
-        try:
-            collector.run_cycle()
-        except Conflict:
-            log.info("skipping the scheduled cycle: another process is collecting right now")
-
-    schedule = BackgroundLoop("collector", settings.collect_interval_seconds, scheduled_cycle)
+    log.info(
+        "OpenSky credits: %d a day per family, %.0f%% kept in reserve",
+        ledger.per_day,
+        settings.opensky_credit_reserve_percent,
+    )
+    schedule = BackgroundLoop("collector", settings.collect_interval_seconds, step(collector))
+    live_loop = BackgroundLoop("live", live_tick(settings.live_interval_seconds), live.step)
 
     def health() -> dict[str, str | None]:
         return {
@@ -111,6 +146,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
             "kafka": broker_reachable(settings.kafka_bootstrap_servers),
             "user-manager": check_health(channel),
             "collector": None if schedule.is_alive() else "not running",
+            "live": None if live_loop.is_alive() else "not running",
         }
 
     app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
@@ -130,7 +166,9 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
     )
     http = HttpServer(app, settings.http_host, settings.http_port)
     resources = OnStop(lambda: producer.close(timeout=10), client.close, channel.close, engine.dispose)
-    return DataCollector(app=app, collector=collector, components=[resources, grpc_server, http, schedule])
+    return DataCollector(
+        app=app, collector=collector, live=live, components=[resources, grpc_server, http, schedule, live_loop]
+    )
 
 
 def main() -> None:

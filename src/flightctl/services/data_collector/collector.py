@@ -1,6 +1,18 @@
-"""One collection cycle: fetch every airport of interest, store its flights, publish one
-message per interest with a threshold. Exactly one cycle runs at a time across every
-data-collector process (a PostgreSQL advisory lock)."""
+"""The collector of past days: it plans its OpenSky calls from the credit budget (plan.py,
+credits.py), makes the calls that are due, stores each day's flights once, and publishes one
+to-alert-system message per daily interest with a threshold when the airport's latest complete
+day is stored (and on every ``POST /collect``).
+
+Two entry points, each under one PostgreSQL advisory lock (one at a time across every
+data-collector process):
+
+- :meth:`Collector.tick`, every COLLECT_INTERVAL_SECONDS: the calls the plan has due now
+  (spread over the day), then the readings not yet published, then the retention purge;
+- :meth:`Collector.run_cycle`, ``POST /collect``: a cycle now, within the budget: every watched
+  airport's latest complete day is fetched if it is not stored yet (no pacing; never past the
+  budget less its reserve), a live-traffic round for the live interests, and the current
+  reading of every interest with a threshold is published.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +22,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -21,24 +33,57 @@ from flightctl.services.common.errors import Conflict
 from flightctl.services.common.kafka import TO_ALERT_SYSTEM, Outgoing
 from flightctl.services.common.locks import AdvisoryLock
 from flightctl.services.data_collector import service
+from flightctl.services.data_collector.credits import FLIGHTS, day_start, next_midnight, utc_day
+from flightctl.services.data_collector.ledger import Ledger
+from flightctl.services.data_collector.live import LiveRound, LiveTrafficWatch
 from flightctl.services.data_collector.metrics import CollectorMetrics
 from flightctl.services.data_collector.mock import mock_flights
-from flightctl.services.data_collector.opensky import OpenSkyClient, OpenSkyError
+from flightctl.services.data_collector.opensky import OpenSkyClient, OpenSkyError, RateLimited
+from flightctl.services.data_collector.plan import (
+    DIRECTIONS,
+    MOCK,
+    OPENSKY,
+    Fetch,
+    Plan,
+    fit,
+    history,
+    latest_complete_day,
+    latest_only,
+    make_plan,
+)
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = "unavailable"
-"""The source of an airport whose flights could not be fetched (and no fallback served it)."""
+"""The source of an airport with no complete day stored (OpenSky failed, no fallback served it)."""
+
+
+@dataclass
+class FetchResult:
+    fetch: Fetch
+    source: str  # opensky | mock | unavailable
+    stored: int = 0
+    new: int = 0
+    credits: int = 0
+    error: str | None = None
 
 
 @dataclass
 class AirportResult:
     airport: str
-    source: str  # opensky | mock | unavailable
+    source: str  # opensky | mock | unavailable: where the reading's day came from
+    day: str | None = None
     flights_stored: int = 0
     flights_new: int = 0
     flight_count: int | None = None
+    fetches: int = 0
+    credits: int = 0
     messages: int = 0
     error: str | None = None
+    live_count: int | None = None
+    live_source: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass
@@ -49,18 +94,31 @@ class CycleSummary:
     airports: list[dict[str, Any]] = field(default_factory=list)
     flights_stored: int = 0
     messages_published: int = 0
+    credits_used: int = 0
+    deferred: list[dict[str, Any]] = field(default_factory=list)
     duration_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "started_at": self.started_at,
-            "window_start": self.window_start,
-            "window_end": self.window_end,
-            "airports": self.airports,
-            "flights_stored": self.flights_stored,
-            "messages_published": self.messages_published,
-            "duration_seconds": self.duration_seconds,
-        }
+        return dict(self.__dict__)
+
+
+@dataclass
+class TickSummary:
+    at: str
+    fetched: list[FetchResult] = field(default_factory=list)
+    messages: int = 0
+    planned: int = 0
+    deferred: int = 0
+
+
+@dataclass
+class Reading:
+    """The count of an airport's newest complete stored day."""
+
+    airport: str
+    day: date
+    count: int
+    source: str
 
 
 @dataclass
@@ -69,16 +127,18 @@ class Collector:
     factory: sessionmaker[Session]
     client: OpenSkyClient
     publish: Callable[[Sequence[Outgoing]], int]
-    airport_codes: Sequence[str]
     metrics: CollectorMetrics
     now: Callable[[], datetime]
-    window: timedelta = timedelta(hours=24)
+    ledger: Ledger
+    batch_delay: timedelta = timedelta(hours=6)
+    history_days: int = 7
     retention: timedelta = timedelta(days=30)
     mock_fallback: bool = True
     pool_size: int = 4
+    live: LiveTrafficWatch | None = None
 
-    def run_cycle(self) -> CycleSummary:
-        """Run one cycle now; Conflict when another cycle (in any process) is running."""
+    # -- locking ----------------------------------------------------------------------------
+    def _locked(self, work: Callable[[], Any]) -> Any:
         key = int(AdvisoryLock.COLLECTION_CYCLE)
         with self.engine.connect() as lock_connection:
             got = lock_connection.execute(select(func.pg_try_advisory_lock(key))).scalar()
@@ -87,107 +147,395 @@ class Collector:
                 self.metrics.cycles.labels("skipped").inc()
                 raise Conflict("a collection cycle is already running")
             try:
-                summary = self._cycle()
+                return work()
             except Exception:
                 self.metrics.cycles.labels("failed").inc()
                 raise
             finally:
                 lock_connection.execute(select(func.pg_advisory_unlock(key)))
                 lock_connection.commit()
-        # A cycle in which every airport failed collected nothing: it is not a success, so the
-        # staleness the SLA detector watches keeps growing (summary and errors are still returned).
-        if summary.airports and all(a["source"] == UNAVAILABLE for a in summary.airports):
+
+    def _outcome(self, fetched: Sequence[FetchResult]) -> None:
+        """A cycle whose every call failed (and that nothing served) collected nothing: it is no
+        success, so the staleness the SLA detector watches keeps growing."""
+        if fetched and all(r.source == UNAVAILABLE for r in fetched):
             self.metrics.cycles.labels("failed").inc()
         else:
             self.metrics.cycles.labels("ok").inc()
             self.metrics.last_success.set(time.time())
-        return summary
 
-    def _cycle(self) -> CycleSummary:
-        started = time.perf_counter()
-        end = self.now().replace(microsecond=0)
-        start = end - self.window
-        summary = CycleSummary(started_at=end.isoformat(), window_start=start.isoformat(), window_end=end.isoformat())
+    # -- the plan ---------------------------------------------------------------------------
+    def _stored(self, session: Session, now: datetime) -> dict[tuple[str, str, date], str]:
+        oldest = utc_day(now) - timedelta(days=self.history_days + 1)
+        return service.stored_days(session, oldest)
+
+    def plan(self, now: datetime | None = None) -> Plan:
+        """Today's plan as of ``now``."""
+        now = now or self.now()
         with transaction(self.factory) as session:
             airports = service.airports_of_interest(session)
-        with ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="collect") as pool:
-            results = list(pool.map(lambda a: self._airport(a, start, end), airports))
-        for result in results:
-            summary.airports.append(result.__dict__.copy())
-            summary.flights_stored += result.flights_stored
-            summary.messages_published += result.messages
+            stored = self._stored(session, now)
+        budget = self.ledger.budget(FLIGHTS, now)
+        plan = make_plan(
+            now,
+            airports,
+            stored,
+            available=budget.available(now),
+            batch_delay=self.batch_delay,
+            history_days=self.history_days,
+            last_call_at=self.ledger.last_call_at(FLIGHTS, now),
+        )
+        self.metrics.credits_remaining.labels(FLIGHTS).set(budget.remaining)
+        self.metrics.credits_planned.labels(FLIGHTS).set(plan.credits)
+        self.metrics.fetches_planned.set(len(plan.scheduled))
+        self.metrics.fetches_deferred.set(len(plan.deferred))
+        self.metrics.next_fetch.set(plan.scheduled[0][1].timestamp() if plan.scheduled else 0)
+        return plan
+
+    # -- the scheduled tick -----------------------------------------------------------------
+    def tick(self) -> TickSummary:
+        """The calls due now, the readings not yet published, the purge. Conflict when another
+        cycle (in any process) is running."""
+        summary: TickSummary = self._locked(self._tick)
+        self._outcome(summary.fetched)
+        return summary
+
+    def _tick(self) -> TickSummary:
+        started = time.perf_counter()
+        now = self.now().replace(microsecond=0)
+        plan = self.plan(now)
+        last = self.ledger.last_call_at(FLIGHTS, now)
+        due = plan.due(last)
+        summary = TickSummary(at=now.isoformat(), planned=len(plan.scheduled), deferred=len(plan.deferred))
+        for fetch in due:
+            summary.fetched.append(self._execute(fetch, now))
+        if due:
+            gap = timedelta(seconds=plan.spacing)
+            paced = (
+                now if last is None or utc_day(last) != utc_day(now) or gap <= timedelta(0) else last + gap * len(due)
+            )
+            self.ledger.called(FLIGHTS, now, min(now, max(paced, now - gap)))
+        summary.messages = self._publish_readings(now, force=False)
+        self._purge(now)
+        self.metrics.cycle_duration.observe(time.perf_counter() - started)
+        if due or summary.messages:
+            log.info(
+                "collector: %d call(s) made, %d message(s) published; %d call(s) planned today, %d deferred",
+                len(due),
+                summary.messages,
+                len(plan.scheduled) - len(due),
+                len(plan.deferred),
+            )
+        return summary
+
+    # -- POST /collect ----------------------------------------------------------------------
+    def run_cycle(self) -> CycleSummary:
+        """A cycle now, within the budget; Conflict when another one (in any process) runs."""
+        summary: CycleSummary
+        fetched: list[FetchResult]
+        summary, fetched = self._locked(self._cycle)
+        self._outcome(fetched)
+        return summary
+
+    def _cycle(self) -> tuple[CycleSummary, list[FetchResult]]:
+        started = time.perf_counter()
+        now = self.now().replace(microsecond=0)
+        latest = latest_complete_day(now, self.batch_delay)
+        start = day_start(latest)
+        summary = CycleSummary(
+            started_at=now.isoformat(),
+            window_start=start.isoformat(),
+            window_end=(start + timedelta(days=1)).isoformat(),
+        )
         with transaction(self.factory) as session:
-            purged = service.purge_old_flights(session, end - self.retention)
-        if purged:
-            log.info("deleted %d flight(s) older than %s", purged, self.retention)
+            airports = service.airports_of_interest(session)
+            stored = self._stored(session, now)
+        wanted = latest_only(airports, stored, latest, self.history_days)
+        budget = self.ledger.budget(FLIGHTS, now)
+        fitting, deferred = fit(wanted, budget.available(now), now)
+        with ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="collect") as pool:
+            fetched = list(pool.map(lambda f: self._execute(f, now), fitting))
+        if fitting:
+            self.ledger.called(FLIGHTS, now, now)
+        self.metrics.credits_remaining.labels(FLIGHTS).set(self.ledger.budget(FLIGHTS, now).remaining)
+        live_round = self.live.round(force=True) if self.live is not None else None
+        readings = self._readings(now)
+        results = {a: AirportResult(airport=a, source=UNAVAILABLE) for a in airports}
+        for r in fetched:
+            mine = results[r.fetch.airport]
+            mine.fetches += 1
+            mine.credits += r.credits
+            mine.flights_stored += r.stored
+            mine.flights_new += r.new
+            if r.error and not mine.error:
+                mine.error = r.error
+        why = "not fetched: today's OpenSky credits (less the reserve) are spent; it waits for tomorrow's"
+        for f in deferred:
+            results[f.airport].error = results[f.airport].error or why
+        summary.deferred = [{"airport": f.airport, **f.as_dict()} for f in deferred]
+        for airport, reading in readings.items():
+            mine = results[airport]
+            mine.day, mine.flight_count, mine.source = reading.day.isoformat(), reading.count, reading.source
+            if reading.day != latest and not mine.error:
+                mine.error = f"the latest complete day ({latest.isoformat()}) is not stored yet"
+        if live_round is not None:
+            for live in live_round.airports:
+                results[live.airport].live_count = live.aircraft
+                results[live.airport].live_source = live.source
+                results[live.airport].messages += live.messages
+                if live.error and results[live.airport].live_count is None:
+                    results[live.airport].error = results[live.airport].error or f"live traffic: {live.error}"
+        published = self._publish_readings(now, force=True, readings=readings, results=results)
+        self._purge(now)
+        for result in results.values():
+            summary.airports.append(result.as_dict())
+            summary.flights_stored += result.flights_stored
+            summary.credits_used += result.credits
+        summary.messages_published = published + (live_round.messages if live_round is not None else 0)
         summary.duration_seconds = round(time.perf_counter() - started, 3)
         self.metrics.cycle_duration.observe(summary.duration_seconds)
         log.info(
-            "collection cycle done: %d airport(s), %d flight(s) stored, %d message(s) published",
+            "collection cycle done: %d airport(s), %d call(s), %d credit(s), %d flight(s) stored, %d message(s)",
             len(airports),
+            len(fetched),
+            summary.credits_used,
             summary.flights_stored,
             summary.messages_published,
         )
-        return summary
+        return summary, fetched
 
-    def _fetch(self, airport: str, begin: int, end: int) -> tuple[list[dict[str, Any]], str]:
-        fetch_started = time.perf_counter()
+    # -- one call ---------------------------------------------------------------------------
+    def _execute(self, fetch: Fetch, now: datetime) -> FetchResult:
+        """Make one planned call and store its flights (simulated ones when OpenSky fails and
+        the fallback is on)."""
+        begin, end = fetch.window()
+        cost = fetch.cost(now)
+        result = FetchResult(fetch, OPENSKY)
+        flights: list[dict[str, Any]]
+        started = time.perf_counter()
         try:
-            flights = self.client.arrivals(airport, begin, end) + self.client.departures(airport, begin, end)
-            return flights, "opensky"
+            answer = self.client.flights(fetch.direction, fetch.airport, begin, end)
+            flights = answer.body
+            self.ledger.spend(FLIGHTS, now, cost, answer.remaining)
+            result.credits = cost
         except OpenSkyError as exc:
-            if not self.mock_fallback:
-                raise
-            log.warning("OpenSky failed for %s (%s); serving simulated data", airport, exc)
-            return mock_flights(airport, begin, end, self.airport_codes), "mock"
-        finally:
-            self.metrics.fetch_duration.labels(airport).observe(time.perf_counter() - fetch_started)
-
-    def _airport(self, airport: str, start: datetime, end: datetime) -> AirportResult:
-        result = AirportResult(airport=airport, source=UNAVAILABLE)
-        try:
-            flights, source = self._fetch(airport, int(start.timestamp()), int(end.timestamp()))
-        except OpenSkyError as exc:
-            log.warning("no data for %s this cycle (fallback off): %s", airport, exc)
+            if isinstance(exc, RateLimited):
+                self.ledger.block(FLIGHTS, now, exc.seconds)
             result.error = str(exc)
-            self.metrics.airports.labels(UNAVAILABLE).inc()
-            return result
-        result.source = source
-        self.metrics.airports.labels(source).inc()
-        rows = [r for r in (service.to_row(f, source) for f in flights) if r is not None]
+            if not self.mock_fallback:
+                log.warning("no %ss of %s for %s (fallback off): %s", fetch.direction, fetch.airport, fetch.days, exc)
+                result.source = UNAVAILABLE
+                self.metrics.days_fetched.labels("failed").inc()
+                self.metrics.airports.labels(UNAVAILABLE).inc()
+                return result
+            log.warning("OpenSky failed for %s (%s); storing simulated flights", fetch.airport, exc)
+            flights, result.source = mock_flights(fetch.airport, fetch.direction, begin, end), MOCK
+        finally:
+            self.metrics.fetch_duration.labels(fetch.airport).observe(time.perf_counter() - started)
+        rows = [r for r in (service.to_row(f, result.source) for f in flights) if r is not None]
+        key = "est_arrival_airport" if fetch.direction == "arrival" else "est_departure_airport"
+        when = "last_seen" if fetch.direction == "arrival" else "first_seen"
+        rows = [r for r in rows if r[key] == fetch.airport and begin <= r[when].timestamp() <= end]
+        rows_by_day: dict[date, int] = {}
+        for r in rows:
+            rows_by_day[utc_day(r[when])] = rows_by_day.get(utc_day(r[when]), 0) + 1
         with transaction(self.factory) as session:
-            result.flights_stored, result.flights_new = service.upsert_flights(session, rows)
-            interests = service.interests_with_thresholds(session, airport)
-        self.metrics.flights_stored.labels(source).inc(result.flights_stored)
-        result.flight_count = service.count_in_window(rows, airport, start, end)
-        log.info(
-            "%s served by %s: %d flight(s) stored (%d new), flight_count %d, %d interest(s) with thresholds",
-            airport,
-            source,
-            result.flights_stored,
-            result.flights_new,
-            result.flight_count,
-            len(interests),
-            extra={"airport": airport, "source": source},
-        )
-        messages = [
-            Outgoing(
-                topic=TO_ALERT_SYSTEM,
-                key=airport,
-                value={
-                    "event_id": str(uuid.uuid4()),
-                    "user_email": interest.user_email,
-                    "airport_code": airport,
-                    "flight_count": result.flight_count,
-                    "high_value": interest.high_value,
-                    "low_value": interest.low_value,
-                    "window_start": start.isoformat(),
-                    "window_end": end.isoformat(),
-                    "source": source,
-                },
+            if result.source == OPENSKY:
+                window_end = day_start(fetch.last_day) + timedelta(days=1)
+                service.delete_simulated(
+                    session, fetch.airport, fetch.direction, day_start(fetch.first_day), window_end
+                )
+            result.stored, result.new = service.upsert_flights(session, rows)
+            service.record_days(
+                session, fetch.airport, fetch.direction, fetch.days, rows_by_day, result.source, result.credits, now
             )
-            for interest in interests
-        ]
-        result.messages = self.publish(messages)
-        self.metrics.messages_published.inc(result.messages)
+        self.metrics.days_fetched.labels(result.source).inc()
+        self.metrics.airports.labels(result.source).inc()
+        self.metrics.flights_stored.labels(result.source).inc(result.stored)
+        log.info(
+            "%s %ss of %s stored from %s: %d flight(s) (%d new), %d credit(s)",
+            fetch.airport,
+            fetch.direction,
+            " and ".join(d.isoformat() for d in fetch.days),
+            result.source,
+            result.stored,
+            result.new,
+            result.credits,
+            extra={"airport": fetch.airport, "source": result.source},
+        )
         return result
+
+    # -- readings ---------------------------------------------------------------------------
+    def _reading_days(self, session: Session, now: datetime) -> dict[str, tuple[date, dict[str, str]]]:
+        """Each airport's newest complete stored day (no later than the latest complete day)
+        and the source of each direction."""
+        days = history(latest_complete_day(now, self.batch_delay), self.history_days)
+        stored = service.stored_days(session, days[-1])
+        found: dict[str, tuple[date, dict[str, str]]] = {}
+        for airport in service.airports_of_interest(session):
+            for day in days:
+                sources = {d: stored.get((airport, d, day)) for d in DIRECTIONS}
+                if all(sources.values()):
+                    found[airport] = (day, {d: s for d, s in sources.items() if s})
+                    break
+        return found
+
+    def _readings(self, now: datetime, only: set[str] | None = None) -> dict[str, Reading]:
+        """The readings of the airports (``only`` these): their newest complete day's count."""
+        readings: dict[str, Reading] = {}
+        with transaction(self.factory) as session:
+            for airport, (day, sources) in self._reading_days(session, now).items():
+                if only is None or airport in only:
+                    count = service.day_count(session, airport, day, sources)
+                    source = MOCK if MOCK in sources.values() else OPENSKY
+                    readings[airport] = Reading(airport, day, count, source)
+        return readings
+
+    def _publish_readings(
+        self,
+        now: datetime,
+        *,
+        force: bool,
+        readings: dict[str, Reading] | None = None,
+        results: dict[str, AirportResult] | None = None,
+    ) -> int:
+        """One message per daily interest with a threshold whose airport has a reading: every
+        one (``force``), or those not yet told of that day."""
+        with transaction(self.factory) as session:
+            interests = service.interests_with_thresholds(session, live=False)
+            days = {a: day for a, (day, _) in self._reading_days(session, now).items()} if readings is None else {}
+        if readings is None:  # count only where an interest has not been told of its airport's day
+            due = {i.airport_code for i in interests if days.get(i.airport_code, i.published_day) != i.published_day}
+            readings = self._readings(now, due) if due else {}
+        chosen = [
+            i
+            for i in interests
+            if i.airport_code in readings and (force or i.published_day != readings[i.airport_code].day)
+        ]
+        if not chosen:
+            return 0
+        messages = []
+        for interest in chosen:
+            reading = readings[interest.airport_code]
+            start = day_start(reading.day)
+            messages.append(
+                Outgoing(
+                    topic=TO_ALERT_SYSTEM,
+                    key=interest.airport_code,
+                    value={
+                        "event_id": str(uuid.uuid4()),
+                        "user_email": interest.user_email,
+                        "airport_code": interest.airport_code,
+                        "flight_count": reading.count,
+                        "high_value": interest.high_value,
+                        "low_value": interest.low_value,
+                        "window_start": start.isoformat(),
+                        "window_end": (start + timedelta(days=1)).isoformat(),
+                        "source": reading.source,
+                        "live": False,
+                    },
+                )
+            )
+        published = self.publish(messages)
+        self.metrics.messages_published.inc(published)
+        with transaction(self.factory) as session:
+            by_day: dict[date, list[int]] = {}
+            for interest in chosen:
+                by_day.setdefault(readings[interest.airport_code].day, []).append(interest.id)
+            for day, ids in by_day.items():
+                service.mark_published(session, ids, day)
+        if results is not None:
+            for interest in chosen:
+                results[interest.airport_code].messages += 1
+        return published
+
+    def _purge(self, now: datetime) -> None:
+        with transaction(self.factory) as session:
+            purged = service.purge_old_flights(session, now - self.retention)
+            service.purge_collected_days(session, utc_day(now - self.retention))
+        if purged:
+            log.info("deleted %d flight(s) older than %s", purged, self.retention)
+
+    # -- status -----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """Per watched airport: the last fetch, its source and rows, the next planned one, the
+        days stored, the live count; and the credits of each family: used today, remaining,
+        and what the plan will still spend."""
+        now = self.now().replace(microsecond=0)
+        plan = self.plan(now)
+        latest = latest_complete_day(now, self.batch_delay)
+        days = history(latest, self.history_days)
+        budget = self.ledger.budget(FLIGHTS, now)
+        readings = self._readings(now)
+        with transaction(self.factory) as session:
+            counts = service.interest_counts(session)
+            stored = service.stored_days(session, days[-1])
+            last = service.latest_fetches(session)
+            live = service.live_view(session)
+        next_live = self.live.next_round_at() if self.live is not None else None
+        airports = []
+        for airport in sorted(counts):
+            complete = [d for d in days if all(stored.get((airport, x, d)) for x in DIRECTIONS)]
+            simulated = [d for d in complete if any(stored.get((airport, x, d)) == MOCK for x in DIRECTIONS)]
+            fetched = last.get(airport)
+            upcoming = plan.next_for(airport)
+            reading = readings.get(airport)
+            traffic = live.get(airport)
+            airports.append(
+                {
+                    "airport": airport,
+                    "interests": counts[airport],
+                    "last_fetch": fetched,
+                    "reading": None
+                    if reading is None
+                    else {"day": reading.day.isoformat(), "flight_count": reading.count, "source": reading.source},
+                    "days_stored": len(complete),
+                    "days_simulated": len(simulated),
+                    "days_missing": len(days) - len(complete),
+                    "next_fetch": None
+                    if upcoming is None
+                    else {"at": upcoming[1].isoformat(), **upcoming[0].as_dict()},
+                    "live": None
+                    if traffic is None and not counts[airport]["live"]
+                    else {
+                        "observed_at": traffic.observed_at.isoformat() if traffic else None,
+                        "source": traffic.source if traffic else None,
+                        "aircraft": traffic.aircraft if traffic else None,
+                        "on_ground": traffic.on_ground if traffic else None,
+                        "airborne": traffic.airborne if traffic else None,
+                        "next_round_at": next_live.isoformat() if next_live and counts[airport]["live"] else None,
+                    },
+                }
+            )
+        flights = {
+            **budget.as_dict(now),
+            "planned_calls": len(plan.scheduled),
+            "planned_today": plan.credits,
+            "projected_remaining": budget.remaining - plan.credits,
+            "deferred_calls": len(plan.deferred),
+            "next_call_at": plan.scheduled[0][1].isoformat() if plan.scheduled else None,
+        }
+        states = self.live.projection(now) if self.live is not None else None
+        return {
+            "time": now.isoformat(),
+            "latest_complete_day": latest.isoformat(),
+            "history_days": self.history_days,
+            "budget_resets_at": next_midnight(now).isoformat(),
+            "credits": {"flights": flights, "states": states},
+            "airports": airports,
+        }
+
+
+def step(collector: Collector) -> Callable[[], None]:
+    """The scheduled tick for a BackgroundLoop: a tick already running elsewhere is skipped."""
+
+    def run() -> None:
+        try:
+            collector.tick()
+        except Conflict:
+            log.info("skipping the scheduled tick: another process is collecting right now")
+
+    return run
+
+
+__all__ = ["UNAVAILABLE", "Collector", "CycleSummary", "LiveRound", "step"]

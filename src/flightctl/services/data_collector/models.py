@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Index, Integer, String, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flightctl.services.common.db import Base
@@ -22,6 +22,10 @@ class Interest(Base):
     airport_code: Mapped[str] = mapped_column(String(4))
     high_value: Mapped[int | None] = mapped_column(Integer)
     low_value: Mapped[int | None] = mapped_column(Integer)
+    live: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    """False: thresholds on the flights of a complete day; true: on the aircraft near the airport now."""
+    published_day: Mapped[date | None] = mapped_column(Date)
+    """The day whose count was last published for this (daily) interest."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -58,3 +62,58 @@ class Flight(Base):
     arrival_airport_candidates_count: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(8))
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CollectedDay(Base):
+    """One airport's arrivals or departures of one UTC day, as stored: where they came from,
+    how many, when. A day fetched from OpenSky is never fetched again; a simulated one
+    (source mock) is asked of OpenSky again later."""
+
+    __tablename__ = "collected_days"
+
+    airport_code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(9), primary_key=True)  # arrival | departure
+    source: Mapped[str] = mapped_column(String(8))
+    rows: Mapped[int] = mapped_column(Integer)
+    credits: Mapped[int] = mapped_column(Integer)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CreditUsage(Base):
+    """One endpoint family's credits on one UTC day: spent by our own count, and what OpenSky
+    last reported left (X-Rate-Limit-Remaining)."""
+
+    __tablename__ = "credit_usage"
+
+    family: Mapped[str] = mapped_column(String(8), primary_key=True)  # flights | states
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    reported_remaining: Mapped[int | None] = mapped_column(Integer)
+    used_at_report: Mapped[int] = mapped_column(Integer, default=0)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_call_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LiveTraffic(Base):
+    """The latest live count of aircraft near an airport."""
+
+    __tablename__ = "live_traffic"
+
+    airport_code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(8))
+    aircraft: Mapped[int] = mapped_column(Integer)
+    on_ground: Mapped[int] = mapped_column(Integer)
+    airborne: Mapped[int] = mapped_column(Integer)
+
+
+class Schedule(Base):
+    """When a recurring job is due next, claimed atomically by the replica that runs it."""
+
+    __tablename__ = "collector_schedule"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

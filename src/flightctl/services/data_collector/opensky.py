@@ -1,5 +1,6 @@
 """Client of the real OpenSky Network REST API (2026): OAuth2 client credentials, the
-arrival/departure endpoints, 404 as "no flights", 429 with its retry header, a timeout on every
+arrival/departure endpoints and the live state vectors (``/states/all``), 404 as "no flights",
+429 with its retry header (per endpoint family: each has its own credits), a timeout on every
 call and a circuit breaker that counts only real failures.
 
 The breaker is pybreaker's state machine, driven so that (a) the HTTP call itself runs outside
@@ -23,6 +24,7 @@ from flightctl.services.common.clock import utcnow
 
 log = logging.getLogger(__name__)
 MAX_WINDOW_SECONDS = 2 * 86400  # OpenSky answers at most two days per call
+FLIGHTS_FAMILY, STATES_FAMILY = "flights", "states"
 TOKEN_REFRESH_MARGIN = 60.0
 DEFAULT_RETRY_AFTER = 60.0
 T = TypeVar("T")
@@ -36,9 +38,11 @@ class RateLimited(OpenSkyError):
     """429: no call before ``retry_at`` (clock seconds). OpenSky protecting its quota is not
     OpenSky failing: it never counts against the breaker."""
 
-    def __init__(self, retry_at: float, message: str) -> None:
+    def __init__(self, retry_at: float, message: str, seconds: float = 0.0) -> None:
         super().__init__(message)
         self.retry_at = retry_at
+        self.seconds = seconds
+        """How long to wait from when it was raised."""
 
 
 class Rejected(OpenSkyError):
@@ -48,6 +52,15 @@ class Rejected(OpenSkyError):
 
 class CircuitOpen(OpenSkyError):
     """The breaker is open: OpenSky failed repeatedly and is not called until the reset time."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answered call: its JSON body and the credits OpenSky says are left in that call's
+    family (``X-Rate-Limit-Remaining``; None when it did not say)."""
+
+    body: Any
+    remaining: int | None
 
 
 @dataclass
@@ -156,7 +169,7 @@ class OpenSkyClient:
         self._http = http or httpx.Client(timeout=httpx.Timeout(timeout))
         self._token: _Token | None = None
         self._token_lock = threading.Lock()
-        self._blocked_until = 0.0
+        self._blocked_until: dict[str, float] = {}
         self._blocked_lock = threading.Lock()
         self._on_remaining = on_remaining
         self._on_call = on_call
@@ -223,32 +236,57 @@ class OpenSkyClient:
         start = begin
         while start < end:
             stop = min(end, start + MAX_WINDOW_SECONDS)
-            params = {"airport": airport, "begin": start, "end": stop}
-            flights.extend(self._call(f"/flights/{kind}", params))
+            flights.extend(self.flights(kind, airport, start, stop).body)
             start = stop
         return flights
 
-    def _call(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def flights(self, direction: str, airport: str, begin: int, end: int) -> Answer:
+        """One /flights/arrival or /flights/departure call over [begin, end] (at most two days):
+        the flights (none for a 404) and the credits left."""
+        if direction not in ("arrival", "departure"):
+            raise ValueError(f"direction must be arrival or departure, not {direction!r}")
+        if end - begin > MAX_WINDOW_SECONDS:
+            raise ValueError("OpenSky answers at most two days per call")
+        params = {"airport": airport, "begin": begin, "end": end}
+        return self._call(FLIGHTS_FAMILY, f"/flights/{direction}", params, list)
+
+    def states(self, box: tuple[float, float, float, float] | None) -> Answer:
+        """One /states/all call, the current state vectors inside ``box`` (lamin, lomin, lamax,
+        lomax; None: the whole world): ``{"time": T, "states": [[18 fields], ...]}``."""
+        params: dict[str, Any] = {}
+        if box is not None:
+            params = dict(zip(("lamin", "lomin", "lamax", "lomax"), (round(v, 4) for v in box), strict=True))
+        answer = self._call(STATES_FAMILY, "/states/all", params, dict)
+        body = answer.body if isinstance(answer.body, dict) else {}
+        states = body.get("states")
+        vectors = [s for s in states if isinstance(s, list) and len(s) >= 17] if isinstance(states, list) else []
+        moment = body.get("time")
+        return Answer({"time": moment if isinstance(moment, int) else None, "states": vectors}, answer.remaining)
+
+    def _call(self, family: str, path: str, params: dict[str, Any], expect: type) -> Answer:
         now = self._clock()
         with self._blocked_lock:
-            blocked_until = self._blocked_until
+            blocked_until = self._blocked_until.get(family, 0.0)
         if now < blocked_until:
             self._on_call("rate_limited")
-            raise RateLimited(blocked_until, f"OpenSky rate limit: no call for {blocked_until - now:.0f}s more")
+            wait = blocked_until - now
+            raise RateLimited(blocked_until, f"OpenSky rate limit: no call for {wait:.0f}s more", wait)
         try:
-            return self.circuit.call(lambda: self._request(path, params))
+            return self.circuit.call(lambda: self._request(family, path, params, expect))
         except CircuitOpen:
             self._on_call("circuit_open")
             raise
 
-    def _request(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _request(self, family: str, path: str, params: dict[str, Any], expect: type) -> Answer:
         token = self._bearer()
         response = self._get(path, params, token)
         if response.status_code == 401 and token is not None:
             log.info("OpenSky refused the access token; fetching a new one and retrying once")
             self._on_call("unauthorized_retry")
             response = self._get(path, params, self._bearer(stale=token))
-        return self._answer(response)
+        remaining = response.headers.get("X-Rate-Limit-Remaining")
+        left = int(remaining) if remaining is not None and remaining.strip().isdigit() else None
+        return Answer(self._answer(family, response, expect), left)
 
     def _get(self, path: str, params: dict[str, Any], token: str | None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -265,18 +303,18 @@ class OpenSkyClient:
             self._on_remaining(int(remaining))
         return response
 
-    def _answer(self, response: httpx.Response) -> list[dict[str, Any]]:
+    def _answer(self, family: str, response: httpx.Response, expect: type) -> Any:
         status = response.status_code
         if status == 404:
             self._on_call("empty")
-            return []
+            return expect()
         if status == 429:
             wait = _seconds(response.headers.get("X-Rate-Limit-Retry-After-Seconds"))
             with self._blocked_lock:
-                self._blocked_until = max(self._blocked_until, self._clock() + wait)
-                retry_at = self._blocked_until
+                retry_at = max(self._blocked_until.get(family, 0.0), self._clock() + wait)
+                self._blocked_until[family] = retry_at
             self._on_call("rate_limited")
-            raise RateLimited(retry_at, f"OpenSky rate limit; retry after {wait:.0f}s")
+            raise RateLimited(retry_at, f"OpenSky rate limit; retry after {wait:.0f}s", wait)
         if 400 <= status < 500:
             self._on_call(f"http_{status}")
             raise Rejected(f"OpenSky refused the request ({status})")
@@ -288,11 +326,11 @@ class OpenSkyClient:
         except ValueError:
             self._on_call("bad_body")
             raise OpenSkyError("OpenSky answered 200 without JSON") from None
-        if not isinstance(body, list):
+        if not isinstance(body, expect):
             self._on_call("bad_body")
-            raise OpenSkyError("OpenSky answered 200 with something other than a list")
+            raise OpenSkyError(f"OpenSky answered 200 with something other than a {expect.__name__}")
         self._on_call("ok")
-        return [f for f in body if isinstance(f, dict)]
+        return [f for f in body if isinstance(f, dict)] if isinstance(body, list) else body
 
 
 def _seconds(raw: str | None) -> float:

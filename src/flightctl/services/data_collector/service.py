@@ -3,18 +3,18 @@ No Flask, gRPC or Kafka here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Subquery, delete, func, literal_column, or_, select, union_all
+from sqlalchemy import Select, Subquery, and_, delete, func, literal_column, or_, select, union, union_all, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flightctl.services.common.emails import MAX_LENGTH, normalize_email
 from flightctl.services.common.errors import Conflict, InvalidInput, NotFound
-from flightctl.services.data_collector.models import Flight, Interest
+from flightctl.services.data_collector.models import CollectedDay, Flight, Interest, LiveTraffic
 
 UserExists = Callable[[str], bool]
 """Asks user-manager; raises Unavailable when it cannot answer (fail closed)."""
@@ -64,11 +64,24 @@ def check_order(high: int | None, low: int | None) -> None:
         raise InvalidInput("low_value must not be greater than high_value")
 
 
+def live_flag(value: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidInput("live must be true or false")
+    return value
+
+
+def kind_of(interest: Interest) -> str:
+    return "live traffic" if interest.live else "daily flights"
+
+
 def interest_view(interest: Interest) -> dict[str, Any]:
     return {
         "airport_code": interest.airport_code,
         "high_value": interest.high_value,
         "low_value": interest.low_value,
+        "live": bool(interest.live),
     }
 
 
@@ -80,15 +93,20 @@ def add_interest(
     code = airport_code(payload.get("airport_code"), airports)
     high = threshold(payload.get("high_value"), "high_value")
     low = threshold(payload.get("low_value"), "low_value")
+    live = live_flag(payload.get("live"))
     check_order(high, low)
     if not user_exists(address):
         raise NotFound(f"user {address} does not exist")
-    interest = Interest(user_email=address, airport_code=code, high_value=high, low_value=low)
+    interest = Interest(user_email=address, airport_code=code, high_value=high, low_value=low, live=live)
     try:
         with session.begin_nested():
             session.add(interest)
     except IntegrityError:
-        raise Conflict(f"{address} already has an interest in {code}") from None
+        existing = session.scalar(select(Interest).where(Interest.user_email == address, Interest.airport_code == code))
+        kind = ""
+        if existing is not None:
+            kind = f" ({kind_of(existing)}; one interest per airport: remove it to watch the other kind)"
+        raise Conflict(f"{address} already has an interest in {code}{kind}") from None
     return {"message": "Interest added successfully", "email": address, **interest_view(interest)}
 
 
@@ -103,10 +121,15 @@ def update_interest(session: Session, payload: dict[str, Any], airports: Mapping
     )
     if interest is None:
         raise NotFound(f"{address} has no interest in {code}")
+    if "live" in payload and live_flag(payload["live"]) != interest.live:
+        raise InvalidInput(
+            f"the interest in {code} is on {kind_of(interest)}: remove it and add it again to change that"
+        )
     high = given.get("high_value", interest.high_value) if "high_value" in given else interest.high_value
     low = given.get("low_value", interest.low_value) if "low_value" in given else interest.low_value
     check_order(high, low)
     interest.high_value, interest.low_value = high, low
+    interest.published_day = None  # the new thresholds are judged at the next check, not tomorrow
     return {"message": "Interest updated successfully", "email": address, **interest_view(interest)}
 
 
@@ -134,18 +157,141 @@ def delete_user_interests(session: Session, raw_email: str) -> int:
 
 
 def airports_of_interest(session: Session) -> list[str]:
+    """Every watched airport (interests of either kind)."""
     return list(session.scalars(select(Interest.airport_code).distinct().order_by(Interest.airport_code)))
 
 
-def interests_with_thresholds(session: Session, airport: str) -> list[Interest]:
-    return list(
-        session.scalars(
-            select(Interest)
-            .where(Interest.airport_code == airport)
-            .where(or_(Interest.high_value.is_not(None), Interest.low_value.is_not(None)))
-            .order_by(Interest.id)
-        )
+def live_airports(session: Session) -> list[str]:
+    """The airports with at least one live interest."""
+    query = select(Interest.airport_code).where(Interest.live.is_(True)).distinct().order_by(Interest.airport_code)
+    return list(session.scalars(query))
+
+
+def interest_counts(session: Session) -> dict[str, dict[str, int]]:
+    """{airport: {"daily": n, "live": n}}."""
+    counts: dict[str, dict[str, int]] = {}
+    for code, live, n in session.execute(
+        select(Interest.airport_code, Interest.live, func.count()).group_by(Interest.airport_code, Interest.live)
+    ):
+        counts.setdefault(code, {"daily": 0, "live": 0})["live" if live else "daily"] = int(n)
+    return counts
+
+
+def interests_with_thresholds(session: Session, airports: Sequence[str] | None = None, *, live: bool) -> list[Interest]:
+    """The interests of one kind that have a threshold (of ``airports``, or all), oldest first."""
+    query = (
+        select(Interest)
+        .where(Interest.live.is_(live))
+        .where(or_(Interest.high_value.is_not(None), Interest.low_value.is_not(None)))
+        .order_by(Interest.id)
     )
+    if airports is not None:
+        query = query.where(Interest.airport_code.in_(list(airports)))
+    return list(session.scalars(query))
+
+
+def mark_published(session: Session, interest_ids: Iterable[int], day: date) -> None:
+    ids = list(interest_ids)
+    if ids:
+        session.execute(update(Interest).where(Interest.id.in_(ids)).values(published_day=day))
+
+
+# -- what was collected -----------------------------------------------------------------------
+def stored_days(
+    session: Session, since: date, airports: Sequence[str] | None = None
+) -> dict[tuple[str, str, date], str]:
+    """(airport, direction, day) -> source of every stored day since ``since``."""
+    query = select(CollectedDay.airport_code, CollectedDay.direction, CollectedDay.day, CollectedDay.source).where(
+        CollectedDay.day >= since
+    )
+    if airports is not None:
+        query = query.where(CollectedDay.airport_code.in_(list(airports)))
+    return {(a, d, day): src for a, d, day, src in session.execute(query)}
+
+
+def latest_fetches(session: Session) -> dict[str, dict[str, Any]]:
+    """Each airport's last successful fetch: when, the days and directions it stored (every
+    row noted at that moment: one call, or one cycle's calls), their source and rows."""
+    newest: dict[str, list[CollectedDay]] = {}
+    for row in session.scalars(select(CollectedDay).order_by(CollectedDay.fetched_at)):
+        same = newest.get(row.airport_code)
+        if same is None or same[0].fetched_at != row.fetched_at:
+            newest[row.airport_code] = [row]
+        else:
+            same.append(row)
+    return {
+        airport: {
+            "at": rows[0].fetched_at.isoformat(),
+            "first_day": min(r.day for r in rows).isoformat(),
+            "last_day": max(r.day for r in rows).isoformat(),
+            "directions": sorted({r.direction for r in rows}),
+            "source": "mock" if any(r.source == "mock" for r in rows) else "opensky",
+            "rows": sum(r.rows for r in rows),
+        }
+        for airport, rows in newest.items()
+    }
+
+
+def record_days(
+    session: Session,
+    airport: str,
+    direction: str,
+    days: Sequence[date],
+    rows_by_day: Mapping[date, int],
+    source: str,
+    credits: int,
+    at: datetime,
+) -> None:
+    """Note what one call stored: a row per day (the call's credits on its first day)."""
+    for i, day in enumerate(days):
+        values = {
+            "source": source,
+            "rows": rows_by_day.get(day, 0),
+            "credits": credits if i == 0 else 0,
+            "fetched_at": at,
+        }
+        session.execute(
+            insert(CollectedDay)
+            .values(airport_code=airport, day=day, direction=direction, **values)
+            .on_conflict_do_update(index_elements=["airport_code", "day", "direction"], set_=values)
+        )
+
+
+def delete_simulated(session: Session, airport: str, direction: str, start: datetime, end: datetime) -> int:
+    """Simulated rows of one airport, direction and window: real data replaces them."""
+    if direction == "arrival":
+        where = and_(Flight.est_arrival_airport == airport, Flight.last_seen >= start, Flight.last_seen < end)
+    else:
+        where = and_(Flight.est_departure_airport == airport, Flight.first_seen >= start, Flight.first_seen < end)
+    return int(session.execute(delete(Flight).where(where, Flight.source == "mock")).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def day_count(session: Session, airport: str, day: date, sources: Mapping[str, str]) -> int:
+    """Distinct flights that arrived at (last_seen) or departed from (first_seen) the airport on
+    ``day``, counting for each direction only the rows of the source that day was stored from."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    arrivals = select(Flight.icao24, Flight.first_seen).where(
+        Flight.est_arrival_airport == airport,
+        Flight.last_seen >= start,
+        Flight.last_seen < end,
+        Flight.source == sources["arrival"],
+    )
+    departures = select(Flight.icao24, Flight.first_seen).where(
+        Flight.est_departure_airport == airport,
+        Flight.first_seen >= start,
+        Flight.first_seen < end,
+        Flight.source == sources["departure"],
+    )
+    return int(session.scalar(select(func.count()).select_from(union(arrivals, departures).subquery())) or 0)
+
+
+def live_view(session: Session) -> dict[str, LiveTraffic]:
+    return {row.airport_code: row for row in session.scalars(select(LiveTraffic))}
+
+
+def purge_collected_days(session: Session, before: date) -> int:
+    return int(session.execute(delete(CollectedDay).where(CollectedDay.day < before)).rowcount or 0)  # type: ignore[attr-defined]
 
 
 # -- flights ----------------------------------------------------------------------------------
