@@ -87,7 +87,7 @@ def test_fields_the_rule_does_not_know_are_ignored() -> None:
         "low_value": None,
         "source": "opensky",
     }
-    assert rules.Reading.parse({**value, "live": True, "something": [1]}) == rules.Reading.parse(value)
+    assert rules.Reading.parse({**value, "runway": "16L", "something": [1]}) == rules.Reading.parse(value)
 
 
 # -- a batch -------------------------------------------------------------------------------------
