@@ -24,16 +24,21 @@ LiveOption = Annotated[
         "the flights of the latest complete day",
     ),
 ]
+WhichOption = Annotated[
+    bool,
+    typer.Option("--live", help="the user's live-traffic interest in the airport (default: the daily one)"),
+]
 USER_COLUMNS = ["email", "first_name", "last_name", "telegram_chat_id"]
 FLIGHT_COLUMNS = ["icao24", "callsign", "est_departure_airport", "est_arrival_airport", "first_seen", "last_seen"]
 NOTIFICATION_COLUMNS = ["created_at", "kind", "status", "user_email", "chat_id", "attempts", "text"]
+INTEREST_COLUMNS = ["airport_code", "kind", "high_value", "low_value"]
 COLLECT_COLUMNS = ["airport", "source", "flights_stored", "day", "flight_count", "live_count", "messages", "error"]
 
 cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
 users = typer.Typer(name="users", help="Users and their Telegram chats.", no_args_is_help=True)
 interests = typer.Typer(
     name="interests",
-    help="Airports a user watches, with thresholds on daily flights or (--live) on live traffic.",
+    help="Airports a user watches, with thresholds on daily flights, on live traffic (--live), or both.",
     no_args_is_help=True,
 )
 flights = typer.Typer(name="flights", help="Stored flights.", no_args_is_help=True)
@@ -143,7 +148,7 @@ def interests_add(
 ) -> None:
     """Watch an airport: its flights of each complete day, or (--live) the aircraft near it now.
 
-    One interest per airport and user, of one kind: remove it to watch the other kind."""
+    A user can have both kinds on one airport, a daily and a live interest, each alerting on its own."""
     added = ctx.obj.collector.add_interest(email, airport, high=high, low=low, live=live, key=idempotency_key)
     emit(added, ctx.obj.output)
 
@@ -157,9 +162,10 @@ def interests_update(
     low: LowOption = None,
     clear_high: Annotated[bool, typer.Option("--clear-high", help="remove the high threshold")] = False,
     clear_low: Annotated[bool, typer.Option("--clear-low", help="remove the low threshold")] = False,
+    live: WhichOption = False,
     idempotency_key: KeyOption = None,
 ) -> None:
-    """Change an interest's thresholds (the ones given; the others stay)."""
+    """Change the thresholds of the daily interest, or (--live) the live one (those given; the others stay)."""
     from flightctl.clients.data_collector import UNCHANGED
 
     if (high is not None and clear_high) or (low is not None and clear_low):
@@ -171,22 +177,29 @@ def interests_update(
         airport,
         high=high if high is not None or clear_high else UNCHANGED,
         low=low if low is not None or clear_low else UNCHANGED,
+        live=live,
         key=idempotency_key,
     )
     emit(changed, ctx.obj.output)
 
 
 @interests.command("remove")
-def interests_remove(ctx: typer.Context, email: str, airport: str, idempotency_key: KeyOption = None) -> None:
-    """Stop watching an airport."""
-    emit(ctx.obj.collector.remove_interest(email, airport, key=idempotency_key), ctx.obj.output)
+def interests_remove(
+    ctx: typer.Context, email: str, airport: str, live: WhichOption = False, idempotency_key: KeyOption = None
+) -> None:
+    """Stop watching an airport: the daily interest, or (--live) the live one; the other kind stays."""
+    emit(ctx.obj.collector.remove_interest(email, airport, live=live, key=idempotency_key), ctx.obj.output)
 
 
 @interests.command("list")
 def interests_list(ctx: typer.Context, email: str) -> None:
-    """A user's interests."""
+    """A user's interests, both kinds (daily: the flights of a complete day; live: the aircraft near it now)."""
     result = ctx.obj.collector.interests(email)
-    emit(result["interests"] if ctx.obj.output == "table" else result, ctx.obj.output)
+    if ctx.obj.output != "table":
+        emit(result, ctx.obj.output)
+        return
+    rows = [{**i, "kind": "live" if i.get("live") else "daily"} for i in result["interests"]]
+    emit(rows, "table", INTEREST_COLUMNS)
 
 
 @flights.command("list")

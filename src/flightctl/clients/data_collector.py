@@ -43,17 +43,25 @@ class DataCollector(ServiceApi):
         *,
         high: int | _Unchanged | None = UNCHANGED,
         low: int | _Unchanged | None = UNCHANGED,
+        live: bool = False,
         key: str | None = None,
     ) -> Any:
-        """Change the thresholds given (a number sets one, None clears it)."""
+        """Change the thresholds given (a number sets one, None clears it) of the user's daily
+        interest in the airport, or (``live``) of the live one."""
         body: dict[str, Any] = {"email": email, "airport_code": airport}
         for name, value in (("high_value", high), ("low_value", low)):
             if value is not UNCHANGED:
                 body[name] = value
+        if live:
+            body["live"] = True
         return self._change("PUT", "/interests", body, key)
 
-    def remove_interest(self, email: str, airport: str, *, key: str | None = None) -> Any:
-        return self._change("DELETE", "/interests", {"email": email, "airport_code": airport}, key)
+    def remove_interest(self, email: str, airport: str, *, live: bool = False, key: str | None = None) -> Any:
+        """Stop watching an airport: the user's daily interest in it, or (``live``) the live one."""
+        body: dict[str, Any] = {"email": email, "airport_code": airport}
+        if live:
+            body["live"] = True
+        return self._change("DELETE", "/interests", body, key)
 
     def interests(self, email: str) -> Any:
         return self.http.get(f"/interests/{email}")

@@ -102,8 +102,8 @@ def test_interests_flights_collect_and_notifications(cli: Cli, platform: Platfor
         assert cli("interests", "update", email, "EDDM", "--clear-low").exit_code == 0
         table = cli("interests", "list", email)
         assert table.stdout.splitlines() == [
-            "AIRPORT_CODE  HIGH_VALUE  LOW_VALUE  LIVE",
-            "EDDM          10          -          no",
+            "AIRPORT_CODE  KIND   HIGH_VALUE  LOW_VALUE",
+            "EDDM          daily  10          -",
         ]
         nothing = cli("interests", "update", email, "EDDM")
         assert nothing.exit_code == 2

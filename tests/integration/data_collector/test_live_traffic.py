@@ -158,7 +158,7 @@ def test_live_interests_through_the_cli_collect_and_status(platform: Platform) -
     assert added.exit_code == 0, added.output
     assert json.loads(added.stdout)["live"] is True
     listed = invoke(platform.env, "interests", "list", email)
-    assert listed.stdout.splitlines()[1].split() == [airport, "1", "-", "yes"]
+    assert listed.stdout.splitlines()[1].split() == [airport, "live", "1", "-"]
     collected = invoke(platform.env, "collect", "-o", "json")
     assert collected.exit_code == 0, collected.output
     mine = {a["airport"]: a for a in json.loads(collected.stdout)["airports"]}[airport]

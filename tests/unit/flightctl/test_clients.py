@@ -73,6 +73,9 @@ def test_data_collector_requests() -> None:
     collector.update_interest("a@b.it", "LIRF", low=1)
     collector.update_interest("a@b.it", "LIRF", high=None)
     collector.remove_interest("a@b.it", "LIRF")
+    collector.add_interest("a@b.it", "LIRF", high=20, live=True)
+    collector.update_interest("a@b.it", "LIRF", low=2, live=True)
+    collector.remove_interest("a@b.it", "LIRF", live=True)
     collector.interests("a@b.it")
     collector.flights("LIRF", kind="arrivals", limit=5)
     collector.average("LIRF", 7)
@@ -83,6 +86,14 @@ def test_data_collector_requests() -> None:
         ("PUT", "/interests", {}, {"email": "a@b.it", "airport_code": "LIRF", "low_value": 1}),
         ("PUT", "/interests", {}, {"email": "a@b.it", "airport_code": "LIRF", "high_value": None}),
         ("DELETE", "/interests", {}, {"email": "a@b.it", "airport_code": "LIRF"}),
+        (
+            "POST",
+            "/interests",
+            {},
+            {"email": "a@b.it", "airport_code": "LIRF", "high_value": 20, "low_value": None, "live": True},
+        ),
+        ("PUT", "/interests", {}, {"email": "a@b.it", "airport_code": "LIRF", "low_value": 2, "live": True}),
+        ("DELETE", "/interests", {}, {"email": "a@b.it", "airport_code": "LIRF", "live": True}),
         ("GET", "/interests/a@b.it", {}, None),
         ("GET", "/flights/LIRF", {"type": "arrivals", "limit": "5", "offset": "0"}, None),
         ("GET", "/flights/average/LIRF", {"days": "7"}, None),

@@ -132,13 +132,18 @@ def notification(reading: Reading, decision: Decision) -> dict[str, Any]:
 
 # -- a batch of readings ----------------------------------------------------------------------
 
-Key = tuple[str, str]
-"""(user_email, airport_code): what a state belongs to."""
+Key = tuple[str, str, bool]
+"""(user_email, airport_code, live): what a state belongs to. A user's daily and live interests
+in the same airport each have their own state."""
+
+
+def key_of(reading: Reading) -> Key:
+    return (reading.user_email, reading.airport_code, reading.live)
 
 
 @dataclass(frozen=True)
 class Stored:
-    """A (user, airport)'s state as recorded."""
+    """A (user, airport, kind)'s state as recorded."""
 
     state: str
     threshold: int | None
@@ -159,14 +164,14 @@ class Step:
 
     @property
     def key(self) -> Key:
-        return (self.reading.user_email, self.reading.airport_code)
+        return key_of(self.reading)
 
 
 @dataclass(frozen=True)
 class Folded:
     steps: list[Step]
     states: dict[Key, Stored]
-    """The final state of every (user, airport) a step moved."""
+    """The final state of every (user, airport, kind) a step moved."""
     duplicates: int
     """Readings dropped: already processed, or a repeat of one earlier in the batch."""
 
@@ -186,7 +191,7 @@ def fold(
             duplicates += 1
             continue
         done.add(reading.event_id)
-        key = (reading.user_email, reading.airport_code)
+        key = key_of(reading)
         previous = current.get(key) or stored.get(key) or NEVER_SEEN
         decision = decide(reading, previous.state, previous.threshold, previous.last_alert_at, now, repeat)
         current[key] = Stored(decision.state, decision.threshold, decision.alerted_at)

@@ -76,20 +76,24 @@ class AlertEvaluator:
 
     def _load(self, readings: list[rules.Reading]) -> tuple[set[str], dict[rules.Key, rules.Stored]]:
         """One transaction, two statements whatever the batch's size: which of its event ids are
-        recorded already, and the stored state of each of its (user, airport)."""
+        recorded already, and the stored state of each of its (user, airport, kind)."""
         ids = sorted({r.event_id for r in readings})
-        keys = sorted({(r.user_email, r.airport_code) for r in readings})
+        keys = sorted({rules.key_of(r) for r in readings})
         with transaction(self._factory) as session:
             seen = set(session.scalars(_SEEN, {"ids": ids}))
-            rows = session.execute(_STATES, {"emails": [k[0] for k in keys], "airports": [k[1] for k in keys]})
+            rows = session.execute(
+                _STATES,
+                {"emails": [k[0] for k in keys], "airports": [k[1] for k in keys], "lives": [k[2] for k in keys]},
+            )
             states = {
-                (email, airport): rules.Stored(state, threshold, at) for email, airport, state, threshold, at in rows
+                (email, airport, live): rules.Stored(state, threshold, at)
+                for email, airport, live, state, threshold, at in rows
             }
         return seen, states
 
     def _record(self, folded: rules.Folded, now: datetime) -> None:
         """One transaction, two statements: every input id, and the final state of each (user,
-        airport) that at least one newly recorded reading moved (an id another instance recorded
+        airport, kind) that at least one newly recorded reading moved (an id another instance recorded
         meanwhile, during a rebalance, changes nothing, as with one reading at a time). The rows
         go as arrays (``unnest``), so the statements are the same for every batch."""
         with transaction(self._factory) as session:
@@ -104,6 +108,7 @@ class AlertEvaluator:
                 {
                     "emails": [key[0] for key, _ in moved],
                     "airports": [key[1] for key, _ in moved],
+                    "lives": [key[2] for key, _ in moved],
                     "states": [state.state for _, state in moved],
                     "thresholds": [state.threshold for _, state in moved],
                     "alerted": [state.last_alert_at for _, state in moved],
@@ -114,20 +119,20 @@ class AlertEvaluator:
 
 _SEEN = text("SELECT event_id FROM processed_events WHERE event_id = ANY(CAST(:ids AS varchar[]))")
 _STATES = text(
-    "SELECT s.user_email, s.airport_code, s.state, s.threshold, s.last_alert_at FROM alert_state s "
-    "JOIN unnest(CAST(:emails AS varchar[]), CAST(:airports AS varchar[])) AS k(user_email, airport_code) "
-    "USING (user_email, airport_code)"
+    "SELECT s.user_email, s.airport_code, s.live, s.state, s.threshold, s.last_alert_at FROM alert_state s "
+    "JOIN unnest(CAST(:emails AS varchar[]), CAST(:airports AS varchar[]), CAST(:lives AS boolean[])) "
+    "AS k(user_email, airport_code, live) USING (user_email, airport_code, live)"
 )
 _RECORD_IDS = text(
     "INSERT INTO processed_events (event_id, processed_at) "
     "SELECT unnest(CAST(:ids AS varchar[])), :now ON CONFLICT DO NOTHING RETURNING event_id"
 )
 _UPSERT_STATES = text(
-    "INSERT INTO alert_state (user_email, airport_code, state, threshold, last_alert_at, updated_at) "
+    "INSERT INTO alert_state (user_email, airport_code, live, state, threshold, last_alert_at, updated_at) "
     "SELECT k.*, :now FROM unnest(CAST(:emails AS varchar[]), CAST(:airports AS varchar[]), "
-    "CAST(:states AS varchar[]), CAST(:thresholds AS integer[]), CAST(:alerted AS timestamptz[])) "
-    "AS k(user_email, airport_code, state, threshold, last_alert_at) "
-    "ON CONFLICT (user_email, airport_code) DO UPDATE SET state = excluded.state, "
+    "CAST(:lives AS boolean[]), CAST(:states AS varchar[]), CAST(:thresholds AS integer[]), "
+    "CAST(:alerted AS timestamptz[])) AS k(user_email, airport_code, live, state, threshold, last_alert_at) "
+    "ON CONFLICT (user_email, airport_code, live) DO UPDATE SET state = excluded.state, "
     "threshold = excluded.threshold, last_alert_at = excluded.last_alert_at, updated_at = excluded.updated_at"
 )
 

@@ -13,7 +13,8 @@ from flightctl.services.common.db import Base
 class Interest(Base):
     __tablename__ = "user_interests"
     __table_args__ = (
-        UniqueConstraint("user_email", "airport_code", name="uq_interest_user_airport"),
+        # one interest of each kind per user and airport: a daily one and a live one (dc0004)
+        UniqueConstraint("user_email", "airport_code", "live", name="uq_interest_user_airport_kind"),
         Index("ix_interest_airport", "airport_code"),
     )
 

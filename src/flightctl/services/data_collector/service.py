@@ -7,7 +7,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Subquery, and_, delete, func, literal_column, or_, select, union, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -86,6 +99,21 @@ def interest_view(interest: Interest) -> dict[str, Any]:
 
 
 # -- interests --------------------------------------------------------------------------------
+# A user has at most one interest of each kind per airport: a daily one and a live one. PUT and
+# DELETE pick one with ``live`` (absent: the daily one).
+def _one(address: str, code: str, live: bool) -> tuple[ColumnElement[bool], ...]:
+    return (Interest.user_email == address, Interest.airport_code == code, Interest.live.is_(live))
+
+
+def _missing(session: Session, address: str, code: str, live: bool) -> NotFound:
+    """404 for the interest of one kind, pointing at the other kind when the user has that one."""
+    kind, other = ("live traffic", "daily flights") if live else ("daily flights", "live traffic")
+    hint = ""
+    if session.scalar(select(Interest.id).where(*_one(address, code, not live))) is not None:
+        hint = f" (the interest in {code} is on {other}: give live {'false' if live else 'true'})"
+    return NotFound(f"{address} has no {kind} interest in {code}{hint}")
+
+
 def add_interest(
     session: Session, payload: dict[str, Any], airports: Mapping[str, Any], user_exists: UserExists
 ) -> dict[str, Any]:
@@ -102,31 +130,23 @@ def add_interest(
         with session.begin_nested():
             session.add(interest)
     except IntegrityError:
-        existing = session.scalar(select(Interest).where(Interest.user_email == address, Interest.airport_code == code))
-        kind = ""
-        if existing is not None:
-            kind = f" ({kind_of(existing)}; one interest per airport: remove it to watch the other kind)"
-        raise Conflict(f"{address} already has an interest in {code}{kind}") from None
+        kind = kind_of(interest)
+        raise Conflict(f"{address} already has a {kind} interest in {code}: change its thresholds instead") from None
     return {"message": "Interest added successfully", "email": address, **interest_view(interest)}
 
 
 def update_interest(session: Session, payload: dict[str, Any], airports: Mapping[str, Any]) -> dict[str, Any]:
     address = email(payload.get("email"))
     code = airport_code(payload.get("airport_code"), airports)
+    live = live_flag(payload.get("live"))
     given = {k: threshold(payload[k], k) for k in ("high_value", "low_value") if k in payload}
     if not given:
         raise InvalidInput("give high_value and/or low_value (null clears one)")
-    interest = session.scalar(
-        select(Interest).where(Interest.user_email == address, Interest.airport_code == code).with_for_update()
-    )
+    interest = session.scalar(select(Interest).where(*_one(address, code, live)).with_for_update())
     if interest is None:
-        raise NotFound(f"{address} has no interest in {code}")
-    if "live" in payload and live_flag(payload["live"]) != interest.live:
-        raise InvalidInput(
-            f"the interest in {code} is on {kind_of(interest)}: remove it and add it again to change that"
-        )
-    high = given.get("high_value", interest.high_value) if "high_value" in given else interest.high_value
-    low = given.get("low_value", interest.low_value) if "low_value" in given else interest.low_value
+        raise _missing(session, address, code, live)
+    high = given.get("high_value", interest.high_value)  # a given null clears it
+    low = given.get("low_value", interest.low_value)
     check_order(high, low)
     interest.high_value, interest.low_value = high, low
     interest.published_day = None  # the new thresholds are judged at the next check, not tomorrow
@@ -139,16 +159,18 @@ def remove_interest(session: Session, payload: dict[str, Any]) -> dict[str, Any]
     if not isinstance(code, str) or not code.strip():
         raise InvalidInput("airport_code is required")
     code = code.strip().upper()
-    result = session.execute(delete(Interest).where(Interest.user_email == address, Interest.airport_code == code))
+    live = live_flag(payload.get("live"))
+    result = session.execute(delete(Interest).where(*_one(address, code, live)))
     if not result.rowcount:  # type: ignore[attr-defined]
-        raise NotFound(f"{address} has no interest in {code}")
+        raise _missing(session, address, code, live)
     return {"message": "Interest removed successfully"}
 
 
 def list_interests(session: Session, raw_email: str) -> dict[str, Any]:
+    """Both kinds, by airport, the daily one first."""
     address = normalize_email(raw_email)
-    rows = session.scalars(select(Interest).where(Interest.user_email == address).order_by(Interest.airport_code))
-    return {"email": address, "interests": [interest_view(i) for i in rows]}
+    query = select(Interest).where(Interest.user_email == address).order_by(Interest.airport_code, Interest.live)
+    return {"email": address, "interests": [interest_view(i) for i in session.scalars(query)]}
 
 
 def delete_user_interests(session: Session, raw_email: str) -> int:
