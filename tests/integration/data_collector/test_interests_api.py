@@ -1,12 +1,16 @@
-"""The interests API's 4xx answers (those test_users_api.py::test_interest_errors does not
-cover), each a JSON error, and failing closed with 503 while user-manager is down."""
+"""The interests API: a daily and a live interest in one airport side by side (409 only for the
+same kind, PUT and DELETE picking the kind with ``live``), the 4xx answers (those
+test_users_api.py::test_interest_errors does not cover), each a JSON error, and failing closed
+with 503 while user-manager is down."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import httpx
 
+from flightctl.platform.proc import wait_until
 from tests.conftest import Platform
 from tests.integration.data_collector.conftest import create_user
 
@@ -46,12 +50,19 @@ def test_add_rejects_each_bad_field_with_400(platform: Platform, new_airport: Ca
         }
 
 
-def test_a_live_interest_is_the_other_kind_of_the_one_interest_per_airport(
+def test_a_daily_and_a_live_interest_in_one_airport_side_by_side(
     platform: Platform, new_airport: Callable[[], str]
 ) -> None:
     email, airport, other = create_user(platform), new_airport(), new_airport()
+    key = {"email": email, "airport_code": airport}
     with platform.client("data-collector") as dc:
-        live = dc.post("/interests", json={"email": email, "airport_code": airport, "high_value": 4, "live": True})
+
+        def listed() -> list[dict[str, object]]:
+            answer = dc.get(f"/interests/{email}")
+            assert answer.status_code == 200, answer.text
+            return list(answer.json()["interests"])
+
+        live = dc.post("/interests", json={**key, "high_value": 4, "live": True})
         assert live.status_code == 201, live.text
         assert live.json() == {
             "message": "Interest added successfully",
@@ -61,15 +72,66 @@ def test_a_live_interest_is_the_other_kind_of_the_one_interest_per_airport(
             "low_value": None,
             "live": True,
         }
-        daily = {"email": email, "airport_code": airport, "high_value": 4}
-        assert "live traffic" in error(dc.post("/interests", json=daily), 409)
-        assert dc.post("/interests", json={"email": email, "airport_code": other, "live": False}).status_code == 201
-        key = {"email": email, "airport_code": airport}
-        assert "remove it" in error(dc.put("/interests", json={**key, "live": False, "low_value": 1}), 400)
-        kept = dc.put("/interests", json={**key, "live": True, "low_value": 1})
-        assert kept.status_code == 200 and kept.json()["live"] is True and kept.json()["low_value"] == 1
-        listed = dc.get(f"/interests/{email}").json()["interests"]
-        assert {i["airport_code"]: i["live"] for i in listed} == {airport: True, other: False}
+        daily = dc.post("/interests", json={**key, "airport_code": airport.lower(), "high_value": 40})
+        assert daily.status_code == 201, daily.text
+        assert daily.json()["live"] is False
+        # 409 only for the same kind, saying which
+        assert "live traffic" in error(dc.post("/interests", json={**key, "high_value": 5, "live": True}), 409)
+        assert "daily flights" in error(dc.post("/interests", json={**key, "live": False}), 409)
+        assert dc.post("/interests", json={"email": email, "airport_code": other, "live": True}).status_code == 201
+        # both listed, by airport, the daily one first
+        both = [
+            {"airport_code": airport, "high_value": 40, "low_value": None, "live": False},
+            {"airport_code": airport, "high_value": 4, "low_value": None, "live": True},
+        ]
+        lone = {"airport_code": other, "high_value": None, "low_value": None, "live": True}
+        assert listed() == sorted([*both, lone], key=lambda i: (i["airport_code"], i["live"]))
+
+        # PUT without live (or false) changes the daily one, with live true the live one
+        changed = dc.put("/interests", json={**key, "low_value": 10})
+        assert changed.status_code == 200 and (changed.json()["live"], changed.json()["low_value"]) == (False, 10)
+        changed = dc.put("/interests", json={**key, "live": True, "low_value": 1, "high_value": 6})
+        assert changed.status_code == 200, changed.text
+        assert (changed.json()["live"], changed.json()["low_value"], changed.json()["high_value"]) == (True, 1, 6)
+        changed = dc.put("/interests", json={**key, "live": False, "high_value": None})
+        assert changed.status_code == 200 and changed.json()["high_value"] is None
+        mine = [i for i in listed() if i["airport_code"] == airport]
+        assert mine == [
+            {"airport_code": airport, "high_value": None, "low_value": 10, "live": False},
+            {"airport_code": airport, "high_value": 6, "low_value": 1, "live": True},
+        ]
+        for bad in ("yes", 1, "true"):
+            assert "live" in error(dc.put("/interests", json={**key, "live": bad, "low_value": 1}), 400)
+            assert "live" in error(dc.request("DELETE", "/interests", json={**key, "live": bad}), 400)
+        # the order check is against the picked interest's own thresholds (the live one's high is 6)
+        assert "low_value" in error(dc.put("/interests", json={**key, "live": True, "low_value": 7}), 400)
+
+        # a missing kind is a 404 that points at the kind the user has
+        only_live = {"email": email, "airport_code": other}
+        assert "give live true" in error(dc.put("/interests", json={**only_live, "high_value": 1}), 404)
+        assert "give live true" in error(dc.request("DELETE", "/interests", json=only_live), 404)
+
+        # DELETE removes one kind; the other stays
+        assert dc.request("DELETE", "/interests", json={**key, "live": True}).status_code == 200
+        assert [i for i in listed() if i["airport_code"] == airport] == [
+            {"airport_code": airport, "high_value": None, "low_value": 10, "live": False}
+        ]
+        assert "give live false" in error(dc.request("DELETE", "/interests", json={**key, "live": True}), 404)
+        assert dc.post("/interests", json={**key, "live": True}).status_code == 201  # free again
+        assert dc.request("DELETE", "/interests", json=key).status_code == 200
+        assert [(i["airport_code"], i["live"]) for i in listed()] == sorted([(airport, True), (other, True)])
+
+
+def test_deleting_the_user_removes_both_kinds(platform: Platform, new_airport: Callable[[], str]) -> None:
+    email, airport = create_user(platform), new_airport()
+    with platform.client("data-collector") as dc, platform.client("user-manager") as users:
+        for live in (False, True):
+            added = dc.post("/interests", json={"email": email, "airport_code": airport, "live": live})
+            assert added.status_code == 201, added.text
+        assert len(dc.get(f"/interests/{email}").json()["interests"]) == 2
+        deleted = users.delete(f"/users/{email}", headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert deleted.status_code == 200, deleted.text
+        assert wait_until(lambda: dc.get(f"/interests/{email}").json()["interests"] == [], timeout=15)
 
 
 def test_update_and_remove_errors(platform: Platform, new_airport: Callable[[], str]) -> None:

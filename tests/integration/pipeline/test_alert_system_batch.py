@@ -123,3 +123,69 @@ def test_malformed_readings_are_dead_letters_and_the_rest_is_decided(factory: se
     handled = evaluator(factory)[0].handle([message(0, b"{"), good, message(2, {"event_id": "x"})])
     assert [d.message.offset for d in handled.dead_letters] == [0, 2]
     assert [o.value["kind"] for o in handled.outputs] == ["high"]
+
+
+def kinds(user: str, *readings: tuple[int, bool], first: int = 0) -> list[Incoming]:
+    """Readings of one user and airport, each (count, live); daily high 4 low 1, live high 20 low 2."""
+    return [
+        message(
+            first + n,
+            {
+                "event_id": str(uuid.uuid4()),
+                "user_email": user,
+                "airport_code": "LIRA",
+                "flight_count": count,
+                "high_value": 20 if live else 4,
+                "low_value": 2 if live else 1,
+                "source": "opensky",
+                "live": live,
+            },
+        )
+        for n, (count, live) in enumerate(readings)
+    ]
+
+
+def states_of(factory: sessionmaker[Session], user: str) -> dict[bool, tuple[str, int | None, datetime | None]]:
+    with factory() as session:
+        rows = session.scalars(select(AlertState).where(AlertState.user_email == user))
+        return {row.live: (row.state, row.threshold, row.last_alert_at) for row in rows}
+
+
+def alerts(handled: Any) -> list[tuple[str, bool]]:
+    return [(o.value["kind"], o.value["live"]) for o in handled.outputs]
+
+
+def test_daily_and_live_readings_of_one_airport_keep_separate_states_in_a_batch_and_across_a_restart(
+    factory: sessionmaker[Session],
+) -> None:
+    user = email()
+    ev, _ = evaluator(factory)
+    # one batch: each kind enters its breach once; the other kind's reading is no repeat of it
+    first = ev.handle(kinds(user, (9, False), (25, True), (10, False), (26, True)))
+    assert alerts(first) == [("high", False), ("high", True)]
+    assert first.commit is not None
+    first.commit()
+    assert states_of(factory, user) == {False: ("high", 4, NOW), True: ("high", 20, NOW)}
+
+    # a restart: a new evaluator (a new process) reads both states back
+    later = NOW + timedelta(minutes=30)
+    restarted, _ = evaluator(factory, later)
+    quiet = restarted.handle(kinds(user, (9, False), (27, True), first=4))  # inside the repeat interval
+    assert alerts(quiet) == []
+    assert quiet.commit is not None
+    quiet.commit()
+    live_resolves = restarted.handle(kinds(user, (10, True), (9, False), first=6))  # live back inside
+    assert alerts(live_resolves) == [("resolved", True)]
+    assert live_resolves.commit is not None
+    live_resolves.commit()
+    assert states_of(factory, user) == {False: ("high", 4, NOW), True: ("ok", 20, later)}
+
+    # another restart, past the repeat interval: the daily breach repeats on its own clock, the live
+    # state (ok) stays quiet, and then each kind enters a low breach and resolves on its own
+    much_later = NOW + timedelta(hours=1, minutes=1)
+    again, _ = evaluator(factory, much_later)
+    handled = again.handle(kinds(user, (11, True), (9, False), (1, True), (2, False), (0, False), (5, True), first=8))
+    assert alerts(handled) == [("high", False), ("low", True), ("resolved", False), ("low", False), ("resolved", True)]
+    assert handled.commit is not None
+    handled.commit()
+    assert states_of(factory, user) == {False: ("low", 1, much_later), True: ("ok", 2, much_later)}
