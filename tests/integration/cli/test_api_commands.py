@@ -142,6 +142,44 @@ def test_interests_flights_collect_and_notifications(cli: Cli, platform: Platfor
         assert cli("users", "delete", email).exit_code == 0
 
 
+def test_a_daily_and_a_live_interest_in_one_airport_through_the_cli(cli: Cli) -> None:
+    email = unique("cli-kinds")
+    assert cli("users", "create", email, "--first-name", "Grace", "--last-name", "Hopper").exit_code == 0
+    try:
+        assert cli("interests", "add", email, "LIRN", "--high", "40").exit_code == 0
+        live = cli("interests", "add", email, "lirn", "--live", "--high", "12", "-o", "json")
+        assert live.exit_code == 0, live.output
+        assert json.loads(live.stdout)["live"] is True
+        again = cli("interests", "add", email, "LIRN", "--live")
+        assert again.exit_code == 1 and "(HTTP 409)" in one_error_line(again.stderr)
+        assert "live traffic" in again.stderr
+
+        updated = cli("interests", "update", email, "LIRN", "--live", "--low", "2", "-o", "json")
+        assert updated.exit_code == 0, updated.output
+        assert {k: json.loads(updated.stdout)[k] for k in ("live", "high_value", "low_value")} == {
+            "live": True,
+            "high_value": 12,
+            "low_value": 2,
+        }
+        assert cli("interests", "update", email, "LIRN", "--clear-high", "--low", "5").exit_code == 0  # the daily one
+        assert cli("interests", "list", email).stdout.splitlines() == [
+            "AIRPORT_CODE  KIND   HIGH_VALUE  LOW_VALUE",
+            "LIRN          daily  -           5",
+            "LIRN          live   12          2",
+        ]
+        listed = json.loads(cli("interests", "list", email, "-o", "json").stdout)["interests"]
+        assert [(i["live"], i["low_value"]) for i in listed] == [(False, 5), (True, 2)]
+
+        assert cli("interests", "remove", email, "LIRN", "--live").exit_code == 0
+        assert cli("interests", "list", email).stdout.splitlines()[1:] == ["LIRN          daily  -           5"]
+        gone = cli("interests", "remove", email, "LIRN", "--live")
+        assert gone.exit_code == 1 and "(HTTP 404)" in one_error_line(gone.stderr) and "give live false" in gone.stderr
+        assert cli("interests", "remove", email, "LIRN").exit_code == 0
+        assert cli("interests", "list", email).stdout.strip() == "(none)"
+    finally:
+        assert cli("users", "delete", email).exit_code == 0
+
+
 def test_auth_token_and_context_show_describe_the_running_platform(cli: Cli, platform: Platform) -> None:
     token = cli("auth", "token")
     assert token.exit_code == 0 and token.stdout.strip() == platform.token

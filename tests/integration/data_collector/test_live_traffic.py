@@ -172,7 +172,7 @@ def test_live_interests_through_the_cli_collect_and_status(platform: Platform) -
     assert table.exit_code == 0 and "states" in table.stdout and airport in table.stdout
     summary = invoke(platform.env, "status")
     assert "COLLECTOR" in summary.stdout and "flights" in summary.stdout and airport in summary.stdout
-    assert invoke(platform.env, "interests", "remove", email, airport).exit_code == 0
+    assert invoke(platform.env, "interests", "remove", email, airport, "--live").exit_code == 0
 
 
 def test_from_a_change_in_the_state_vectors_to_telegram_well_under_90_seconds(
