@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flightctl.services.alert_system import rules
+from flightctl.services.alert_system.models import AlertState
 from flightctl.services.common.kafka import MalformedMessage
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -211,3 +212,7 @@ def test_each_kind_repeats_and_resolves_from_its_own_stored_state() -> None:
         (("a@b.it", "LIRF", True), "resolved", 20)
     ]
     assert set(resolved.states) == {("a@b.it", "LIRF", True)}  # the daily state is not touched
+
+
+def test_the_stored_state_is_keyed_by_user_airport_and_kind() -> None:
+    assert [c.name for c in AlertState.__table__.primary_key.columns] == ["user_email", "airport_code", "live"]
