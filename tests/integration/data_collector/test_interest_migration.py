@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -35,10 +34,7 @@ INSERT = text(
 
 def alembic(engine: Engine, direction: str, revision: str) -> None:
     """Upgrade or downgrade to ``revision`` as the service does at start (the shared environment)."""
-    config = Config()
-    config.set_main_option("script_location", str(db._ENV_DIR))
-    config.set_main_option("version_locations", str(VERSIONS))
-    config.set_main_option("path_separator", "os")
+    config = db.alembic_config(VERSIONS)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         getattr(command, direction)(config, revision)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -19,6 +20,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from flightctl.services.common.backoff import Backoff
 from flightctl.services.common.locks import AdvisoryLock
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 _ENV_DIR = Path(__file__).with_name("migrations")
@@ -91,18 +95,27 @@ def wait_for_database(
         return
 
 
+def alembic_config(versions_dir: Path) -> Config:
+    """The Alembic configuration of a service's migrations: the shared environment
+    (``common/migrations``) with the service's own ``versions_dir``; the caller puts an open
+    connection in ``config.attributes["connection"]``."""
+    from alembic.config import Config  # deferred: only at start
+
+    config = Config()
+    config.set_main_option("script_location", str(_ENV_DIR))
+    config.set_main_option("version_locations", str(versions_dir))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
 def migrate(engine: Engine, versions_dir: Path, *, wait: Callable[[Engine], None] = wait_for_database) -> None:
     """Bring the database schema to the newest revision in ``versions_dir``, once the database
     answers (``wait``: :func:`wait_for_database`, so a service started before its database
     retries instead of exiting)."""
     from alembic import command  # deferred: only at start
-    from alembic.config import Config
 
     wait(engine)
-    config = Config()
-    config.set_main_option("script_location", str(_ENV_DIR))
-    config.set_main_option("version_locations", str(versions_dir))
-    config.set_main_option("path_separator", "os")
+    config = alembic_config(versions_dir)
     with engine.begin() as connection:
         # Several replicas may start together: serialise their migrations.
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(AdvisoryLock.MIGRATIONS)})
