@@ -66,6 +66,11 @@ def deployed(local_cluster: LocalCluster) -> Iterator[Deployed]:
     """The platform, deployed by `flightctl up` on the test cluster with the API doubles as
     OpenSky and Telegram. At the end: `flightctl down` (unless a test did it), the doubles'
     namespace deleted, FLIGHTCTL_HOME removed."""
+    # A platform left on this test-only cluster (`k8s-local.sh deploy`, an aborted session)
+    # holds Secrets from another FLIGHTCTL_HOME: its volumes would not know this run's
+    # database passwords. Each session deploys from scratch.
+    for leftover in (NAMESPACE, DOUBLES):
+        local_cluster.kubectl("delete", "namespace", leftover, "--ignore-not-found", "--wait=true", timeout=300)
     # The harness stands in for the registry: the third-party images, and the doubles' image.
     local_cluster.images("doubles")
     local_cluster.load(*standin_images(), doubles_image())
