@@ -387,8 +387,9 @@ def up_environment(home: Path) -> dict[str, str]:
     return {**env, "FLIGHTCTL_HOME": str(home), "FLIGHTCTL_DOCKER": DOCKER, **settings()}
 
 
-def up_command(cluster: LocalCluster) -> list[str]:
-    """The planned command for this cluster (docs/operations.md, Kubernetes)."""
+def up_command(cluster: LocalCluster, timeout: int = 300) -> list[str]:
+    """The planned command for this cluster (docs/operations.md, Kubernetes); ``timeout``
+    seconds for each workload."""
     return [
         "up",
         "--kube-context",
@@ -402,7 +403,7 @@ def up_command(cluster: LocalCluster) -> list[str]:
         "--python-image",
         versions()["PYTHON_IMAGE"],
         "--timeout",
-        "300",
+        str(timeout),
         "-o",
         "json",
     ]

@@ -10,24 +10,30 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.cluster.deployed import (
     DOUBLES,
+    FLIGHTCTL,
     NAMESPACE,
     SERVICES,
     WORKLOADS,
     Deployed,
     double_url,
     parse_time,
+    up_command,
+    up_environment,
     wait_for,
 )
 from tests.fakes.opensky import make_flight
@@ -551,3 +557,38 @@ def test_a_rolling_restart_of_every_service_under_traffic_loses_no_alert_and_sen
         print(
             f"{len(chats)} users, {during} of them during the {time.monotonic() - started:.0f}s restart: one alert each"
         )
+
+
+# ---- 6. `flightctl up` from a machine that did not deploy it ----------------------------------
+
+
+def test_up_from_another_flightctl_home_keeps_the_platform_its_secrets_and_its_data(deployed: Deployed) -> None:
+    """`flightctl up` for the same cluster from a FLIGHTCTL_HOME that did not deploy it (a CI
+    runner, a colleague's machine) upgrades in place: the services restart with the platform's
+    own database passwords and API token (PostgreSQL knows no others), the gateway keeps its
+    certificate (and is not restarted), and the data stays."""
+    with deployed.gateway() as gateway:
+        email = deployed.create_user(gateway, "another-home", "840001")
+    gateway_pods = [p["metadata"]["name"] for p in deployed.pods("gateway")]
+    other = Path(tempfile.mkdtemp(prefix="flightctl-cluster-test-other-"))
+    env = up_environment(other)
+
+    def flightctl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([*FLIGHTCTL, *args], env=env, cwd=other, capture_output=True, text=True, timeout=900)
+        assert not check or result.returncode == 0, f"flightctl {' '.join(args)}: {result.stderr[-3000:]}"
+        return result
+
+    try:
+        flightctl(*up_command(deployed.cluster, timeout=180))
+        assert flightctl("--context", "cluster", "auth", "token").stdout.strip() == deployed.token
+        assert (other / "cluster" / "flightctl-local" / "certs" / "gateway.crt").read_bytes() == (
+            deployed.certificate.read_bytes()
+        )
+    finally:
+        flightctl("--context", "cluster", "port-forward", "stop", check=False)
+        shutil.rmtree(other, ignore_errors=True)
+    assert [p["metadata"]["name"] for p in deployed.pods("gateway")] == gateway_pods
+    assert deployed.all_ready()
+    with deployed.gateway() as gateway:  # this session's forward: the same gateway pod
+        user = deployed.call(gateway, "GET", f"/user-manager/users/{email}").json()
+    assert user["telegram_chat_id"] == "840001"
