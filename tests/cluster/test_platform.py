@@ -275,6 +275,7 @@ PUBLIC = "198.51.100.1"
 
 @contextlib.contextmanager
 def public_listeners(ports: tuple[int, ...]) -> Iterator[None]:
+    subprocess.run(["ip", "addr", "del", f"{PUBLIC}/32", "dev", "flightctl0"], capture_output=True, check=False)
     subprocess.run(["ip", "addr", "add", f"{PUBLIC}/32", "dev", "flightctl0"], check=True)
     sockets = []
     stop = threading.Event()
