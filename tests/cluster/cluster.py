@@ -22,6 +22,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,10 +110,19 @@ class LocalCluster:
         lines = [line for line in result.stdout.splitlines() if line.strip()]
         return [] if result.returncode == 0 else lines
 
+    def record(self, what: str, seconds: float) -> None:
+        """A line in timings.log, beside those of k8s-local.sh's own steps."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with (self.home / "timings.log").open("a") as log:
+            log.write(f"{stamp}\t{what}\t{seconds:.0f}s\n")
+
+    def kubectl_argv(self, *args: str) -> list[str]:
+        return ["kubectl", "--kubeconfig", str(self.kubeconfig), "--context", self.context, *args]
+
     def kubectl(
         self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300.0
     ) -> subprocess.CompletedProcess[str]:
-        argv = ["kubectl", "--kubeconfig", str(self.kubeconfig), "--context", self.context, *args]
+        argv = self.kubectl_argv(*args)
         result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} exited {result.returncode}: {result.stderr.strip()}")

@@ -11,7 +11,7 @@
 #                    Prometheus, pause (cached under $FLIGHTCTL_K8S_HOME)
 #   pin              regenerate go/kube and go/prometheus (go.mod, go.sum) after a version
 #                    change in versions.env; build uses them as they are
-#   images [WHAT..]  docker images: base addons standins services (default: all of them), or
+#   images [WHAT..]  docker images: base addons standins services doubles (default: all), or
 #                    one of debian python postgres kafka prometheus nginx
 #   up               start the cluster; kubeconfig $FLIGHTCTL_K8S_HOME/kubeconfig, context flightctl-local
 #   load IMAGE...    copy docker images into the node's containerd

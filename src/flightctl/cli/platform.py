@@ -288,10 +288,12 @@ def _summary(status: dict[str, Any]) -> str:
         f"kafka       {status['kafka']}",
         f"postgres    {status.get('postgres', '-')}",
         "",
-        f"{'SERVICE':<22}{'URL':<28}HEALTHY",
     ]
+    # As wide as the longest URL (a forwarded gateway's, https://127.0.0.1:PORT/user-manager, is 36).
+    width = max([28, *(len(info["url"] or "-") + 2 for info in status["services"].values())])
+    lines.append(f"{'SERVICE':<22}{'URL':<{width}}HEALTHY")
     for name, info in status["services"].items():
-        lines.append(f"{name:<22}{info['url'] or '-':<28}{'yes' if info['healthy'] else 'NO'}")
+        lines.append(f"{name:<22}{info['url'] or '-':<{width}}{'yes' if info['healthy'] else 'NO'}")
     return "\n".join(lines)
 
 

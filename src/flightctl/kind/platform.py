@@ -18,6 +18,7 @@ A dry run plans for a target where nothing of flightctl exists yet.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -280,7 +281,7 @@ class ClusterPlatform:
             self._wait("deployment", "ingress-nginx-controller", timeout, namespace=INGRESS_NAMESPACE)
             self._wait("job", "ingress-nginx-admission-patch", timeout, namespace=INGRESS_NAMESPACE)
 
-        certificate_changed = self._secrets(environ, cwd)
+        certificate_changed = self._secrets(environ, cwd, reused)
         manifests = self._manifests(multi_node, ingress, images)
         # The topic Job's pod template is immutable; it is idempotent, so run it anew.
         self._run(
@@ -447,24 +448,48 @@ class ClusterPlatform:
             (directory / "kustomization.yaml").write_text(text)
         return directory
 
-    def _secrets(self, environ: Mapping[str, str], cwd: Path) -> bool:
+    def _secrets(self, environ: Mapping[str, str], cwd: Path, reused: bool = False) -> bool:
         """The namespace, the Secrets and the settings ConfigMap; True when the gateway's
-        certificate is new."""
+        certificate is not the one the gateway runs with (it then restarts).
+
+        On a platform already deployed (``reused``) its own values are kept: the Secret's
+        values come before what this FLIGHTCTL_HOME stored (PostgreSQL knows only the
+        database passwords it was initialised with), and its certificate is taken when this
+        home has none. So an `up` from a home that did not deploy the platform (a CI runner,
+        another machine) upgrades it in place instead of locking the services out."""
         path = layout.secrets_file(self.home, self.target)
         certs = layout.certs_dir(self.home, self.target)
         cert, key = certs / "gateway.crt", certs / "gateway.key"
+        deployed: dict[str, str] = {}
+        deployed_tls: tuple[bytes, bytes] | None = None
+        if reused:
+            self._note(
+                "read the values of the Secrets flightctl-secrets and flightctl-tls deployed before, to keep them"
+            )
+            deployed = self._deployed_secret("flightctl-secrets")
+            tls = self._deployed_secret("flightctl-tls")
+            if tls.get("tls.crt") and tls.get("tls.key"):
+                deployed_tls = (tls["tls.crt"].encode(), tls["tls.key"].encode())
         changed = False
         if self.dry_run:
             self._note(
                 f"write {path} (mode 0600): API token and database passwords from the environment, ./.env, "
-                "the previous run, or generated"
+                "the platform deployed before, the previous run, or generated"
             )
             self._note(f"create the gateway certificate {cert} and key {key} if missing or expiring")
         else:
             from flightctl.platform.certs import make_self_signed
 
-            secret_values.write(path, secret_values.resolve(environ, cwd, secret_values.read(path)))
-            before = cert.read_bytes() if cert.is_file() else None
+            stored = {**secret_values.read(path), **deployed}
+            secret_values.write(path, secret_values.resolve(environ, cwd, stored))
+            if deployed_tls is not None and not (cert.is_file() and key.is_file()):
+                certs.mkdir(parents=True, exist_ok=True)
+                key.touch(mode=0o600, exist_ok=True)
+                key.chmod(0o600)
+                key.write_bytes(deployed_tls[1])
+                cert.write_bytes(deployed_tls[0])
+            # What the gateway serves now: the deployed certificate, else (none readable) this home's.
+            before = deployed_tls[0] if deployed_tls is not None else (cert.read_bytes() if cert.is_file() else None)
             cert, key = make_self_signed(certs)
             changed = cert.read_bytes() != before
         tuning = secret_values.settings(environ, cwd)
@@ -531,6 +556,23 @@ class ClusterPlatform:
                 what="removing the ConfigMap flightctl-settings",
             )
         return changed
+
+    def _deployed_secret(self, name: str) -> dict[str, str]:
+        """The values of a Secret of the deployed platform ({} when it has none)."""
+        if self.dry_run:
+            return {}
+        result = self.runner.run(
+            self._kubectl("get", "secret", name, "--ignore-not-found", "-o", "json", namespace=layout.NAMESPACE)
+        )
+        if not result.ok:
+            raise FlightctlError(f"reading the Secret {name} of the deployed platform failed{_reason(result)}")
+        if not result.stdout.strip():
+            return {}
+        try:
+            data = json.loads(result.stdout).get("data") or {}
+            return {key: base64.b64decode(value).decode() for key, value in data.items()}
+        except (ValueError, AttributeError) as error:
+            raise FlightctlError(f"the Secret {name} of the deployed platform is not readable: {error}") from None
 
     def _forward_gateway(self) -> None:
         """An existing cluster's gateway is ClusterIP: forward it to 127.0.0.1 (kept running in

@@ -263,7 +263,7 @@ cmd_load() {
 
 OVERLAYS="$ROOT/src/flightctl/deploy/kubernetes/overlays"
 WORKLOADS=(statefulset/postgres statefulset/kafka job/kafka-topics deployment/prometheus
-  deployment/gateway-errors deployment/user-manager deployment/data-collector
+  deployment/gateway deployment/user-manager deployment/data-collector
   deployment/alert-system deployment/alert-notifier deployment/sla-breach-detector)
 
 # The Secrets `flightctl up` creates (src/flightctl/kind/platform.py), with throwaway values.

@@ -9,6 +9,7 @@
 #   standins   postgres, apache/kafka, prom/prometheus, nginxinc/nginx-unprivileged under the
 #              names the manifests use (test doubles of the registry)
 #   services   the five flightctl images from src/flightctl/deploy/Dockerfile
+#   doubles    the cluster tests' fake OpenSky and Telegram (tests/cluster/doubles.py)
 
 DEBIAN_DIR="$K8S_HOME/debian"
 BASE_STATUS="$DEBIAN_DIR/status"   # dpkg status of the minbase image: what every image starts from
@@ -235,6 +236,21 @@ images_services() {
   done
 }
 
+# ---- the cluster tests' API doubles ----------------------------------------------------------
+
+# tests/fakes and tests/cluster/doubles.py (standard library only) on the Python base.
+image_doubles() {
+  image_exists "$PYTHON_IMAGE" || image_python
+  local dir app
+  dir="$(context doubles)"
+  app="$dir/app/tests"
+  mkdir -p "$app/fakes" "$app/cluster"
+  cp "$ROOT/tests/__init__.py" "$app/"
+  cp "$ROOT"/tests/fakes/*.py "$app/fakes/"
+  cp "$ROOT/tests/cluster/__init__.py" "$ROOT/tests/cluster/doubles.py" "$app/cluster/"
+  build "$DOUBLES_IMAGE" "$dir" --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE"
+}
+
 # Every image the kind overlay names must be one built here.
 check_overlay_images() {
   local overlay="$ROOT/src/flightctl/deploy/kubernetes/overlays/kind" image missing=()
@@ -248,7 +264,7 @@ check_overlay_images() {
 cmd_images() {
   need_root
   local what=("$@") all=
-  [ ${#what[@]} -gt 0 ] || { what=(base addons standins services); all=1; }
+  [ ${#what[@]} -gt 0 ] || { what=(base addons standins services doubles); all=1; }
   mkdir -p "$LOGS" "$BUILD_DIR"
   ensure_dockerd
   local w
@@ -258,9 +274,10 @@ cmd_images() {
       addons) image_exists "$DEBIAN_IMAGE" || image_debian; images_addons ;;
       standins) image_exists "$DEBIAN_IMAGE" || image_debian; images_standins ;;
       services) images_services ;;
+      doubles) image_doubles ;;
       debian) image_debian ;;
       python | postgres | kafka | prometheus | nginx) image_exists "$DEBIAN_IMAGE" || image_debian; "image_$w" ;;
-      *) die "unknown image group '$w' (base, addons, standins, services; or one of debian python postgres kafka prometheus nginx)" ;;
+      *) die "unknown image group '$w' (base, addons, standins, services, doubles; or one of debian python postgres kafka prometheus nginx)" ;;
     esac
   done
   if [ -n "$all" ]; then check_overlay_images; fi

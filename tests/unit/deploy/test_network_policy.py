@@ -24,6 +24,7 @@ class Peer:
     namespace: str | None = None  # None: not a pod (an address outside the cluster's pods)
     labels: dict[str, str] = field(default_factory=dict)
     ip: str = "10.244.1.10"
+    namespace_labels: dict[str, str] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -56,7 +57,7 @@ def _peer_matches(rule_peer: dict[str, Any], peer: Peer) -> bool:
     if peer.namespace is None:
         return False
     if "namespaceSelector" in rule_peer:
-        namespace_labels = {"kubernetes.io/metadata.name": peer.namespace}
+        namespace_labels = {"kubernetes.io/metadata.name": peer.namespace, **peer.namespace_labels}
         if not _selects(rule_peer["namespaceSelector"], namespace_labels):
             return False
     elif peer.namespace != NAMESPACE:
@@ -114,6 +115,12 @@ INTERNET = Peer("opensky-or-telegram", ip="149.154.167.220")
 API_SERVER_SERVICE = Peer("kubernetes-service", ip="10.96.0.1")
 API_SERVER_NODE = Peer("kind-control-plane", ip="172.18.0.2")
 METADATA = Peer("cloud-metadata", ip="169.254.169.254")
+# In-cluster doubles of OpenSky and Telegram (api-doubles-egress): only a labelled pod in a
+# labelled namespace is one.
+DOUBLES_NAMESPACE = {"flightctl.io/api-doubles": "true"}
+API_DOUBLE = Peer("api-double", "doubles", {"flightctl.io/api-double": "true"}, namespace_labels=DOUBLES_NAMESPACE)
+UNLABELLED_DOUBLE = Peer("unlabelled-pod-among-doubles", "doubles", {"app": "x"}, namespace_labels=DOUBLES_NAMESPACE)
+DOUBLE_ELSEWHERE = Peer("double-in-an-unlabelled-namespace", "elsewhere", {"flightctl.io/api-double": "true"})
 
 SERVICES = ("user-manager", "data-collector", "alert-system", "alert-notifier", "sla-breach-detector")
 DB_CLIENTS = ("user-manager", "data-collector", "alert-system", "alert-notifier")
@@ -139,6 +146,8 @@ ALLOWED = [
     ("alert-notifier", INTERNET, 443),
     ("prometheus", API_SERVER_SERVICE, 443),
     ("prometheus", API_SERVER_NODE, 6443),
+    ("data-collector", API_DOUBLE, 8080),
+    ("alert-notifier", API_DOUBLE, 8080),
 ]
 
 DENIED = [
@@ -172,6 +181,14 @@ DENIED = [
     ("data-collector", API_SERVER_SERVICE, 443),
     ("alert-notifier", API_SERVER_NODE, 443),
     ("data-collector", METADATA, 443),
+    ("data-collector", API_DOUBLE, 9090),
+    ("data-collector", UNLABELLED_DOUBLE, 8080),
+    ("data-collector", DOUBLE_ELSEWHERE, 8080),
+    ("alert-notifier", DOUBLE_ELSEWHERE, 8080),
+    ("alert-system", API_DOUBLE, 8080),
+    ("user-manager", API_DOUBLE, 8080),
+    ("gateway", API_DOUBLE, 8080),
+    ("prometheus", API_DOUBLE, 8080),
 ]
 
 

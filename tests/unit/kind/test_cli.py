@@ -290,3 +290,30 @@ def test_context_use_cluster_remembers_the_target(tmp_path: Path, runner: Record
     assert json.loads((home / "config.json").read_text())["cluster"]["image_load"] == "registry"
     code, _out, err = invoke(home, "context", "use", "kind", "--kube-context", "x", runner=runner)
     assert code == 2 and "name the cluster of the context cluster" in error_line(err)
+
+
+def test_the_status_table_keeps_its_columns_with_a_forwarded_gateway() -> None:
+    """A forwarded gateway's URLs (https://127.0.0.1:PORT/PREFIX) are longer than the URL
+    column was: HEALTHY ran into them (seen on the test cluster)."""
+    from flightctl.cli.platform import _summary
+
+    gateway = "https://127.0.0.1:44185"
+    prefixes = {"user-manager": "/user-manager", "data-collector": "/data-collector", "alert-notifier": "/notifier"}
+    status = {
+        "mode": "cluster",
+        "cluster": "flightctl-local",
+        "gateway": gateway,
+        "gateway_http": gateway.replace("https", "http"),
+        "prometheus": None,
+        "kafka": "kafka.flightctl.svc:9092 (inside the cluster)",
+        "services": {
+            name: {"url": gateway + prefixes[name] if name in prefixes else None, "healthy": True} for name in SERVICES
+        },
+    }
+    table = _summary(status).splitlines()
+    header = next(line for line in table if line.startswith("SERVICE"))
+    column = header.index("HEALTHY")
+    rows = [line for line in table if line.split(" ")[0] in SERVICES]
+    assert len(rows) == len(SERVICES)
+    for row in rows:
+        assert row[column:] == "yes" and row[column - 1] == " ", row

@@ -125,6 +125,49 @@ def test_a_reused_namespace_restarts_the_services_after_loading_the_same_tags(
     portforward.stop_all(home, target=containerd())
 
 
+def test_a_platform_deployed_from_another_home_keeps_its_secrets_and_its_certificate(
+    home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
+) -> None:
+    """`up` from a FLIGHTCTL_HOME that did not deploy the platform (the test cluster showed the
+    services locked out of PostgreSQL by newly generated passwords): the deployed Secret's
+    values are kept, the gateway's certificate is taken over (no gateway restart), and the
+    environment still wins (a rotated API token)."""
+    import base64
+
+    from flightctl import config
+    from flightctl.kind import secrets as secret_values
+    from flightctl.platform.certs import make_self_signed
+
+    def secret(data: dict[str, bytes]) -> Completed:
+        return Completed(0, json.dumps({"data": {k: base64.b64encode(v).decode() for k, v in data.items()}}))
+
+    theirs = {key: f"{key.lower()}-deployed" for key in config.GENERATED_SECRETS}
+    cert, key = make_self_signed(tmp_path / "their-home")
+    ready(runner, namespaces="namespace/default\nnamespace/flightctl\n")
+    runner.script[(*KUBECTL, "-n", "flightctl", "get", "secret", "flightctl-secrets")] = secret(
+        {k: v.encode() for k, v in theirs.items()}
+    )
+    runner.script[(*KUBECTL, "-n", "flightctl", "get", "secret", "flightctl-tls")] = secret(
+        {"tls.crt": cert.read_bytes(), "tls.key": key.read_bytes()}
+    )
+    target = containerd()
+    state = target.state_dir(home)
+    platform(home, runner, target, wheelhouse).up({}, tmp_path)
+    assert secret_values.read(state / "secrets.env") == theirs
+    assert (state / "certs" / "gateway.crt").read_bytes() == cert.read_bytes()
+    assert (state / "certs" / "gateway.key").stat().st_mode & 0o777 == 0o600
+    commands = runner.commands()
+    assert index_of(commands, f"{K} -n flightctl get secret flightctl-secrets") < index_of(
+        commands, f"{K} -n flightctl create secret generic flightctl-secrets"
+    )
+    assert not any("rollout restart deployment/gateway" in c for c in commands), "the gateway keeps its certificate"
+
+    runner.calls.clear()
+    platform(home, runner, target, wheelhouse).up({"API_TOKEN": "rotated"}, tmp_path)
+    assert secret_values.read(state / "secrets.env") == {**theirs, "API_TOKEN": "rotated"}
+    portforward.stop_all(home, target=target)
+
+
 def test_containerd_import_reaches_one_node_only(
     home: Home, runner: RecordingRunner, tmp_path: Path, wheelhouse: Path
 ) -> None:
