@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from flightctl.services.common.backoff import Backoff
@@ -26,21 +27,57 @@ _ENV_DIR = Path(__file__).with_name("migrations")
 # until its pod runs): retry the first connection with backoff for this long before giving up.
 CONNECT_BACKOFF = Backoff(0.5, 5.0)
 CONNECT_DEADLINE = 120.0
+IDLE_PING_SECONDS = 5.0
+"""A pooled connection idle for longer than this is pinged before it is handed out (one round
+trip); one back in use sooner is trusted. Under load connections are reused within
+milliseconds, so the reads pay no ping; after a quiet spell (when a database restart or an idle
+timeout may have dropped it) the first use checks it, as ``pool_pre_ping`` did on every use."""
 
 
 class Base(DeclarativeBase):
     """Declarative base; each service's models subclass it (each has its own database)."""
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    return create_engine(
+def make_engine(url: str, *, pool_size: int = 10, idle_ping: float = IDLE_PING_SECONDS) -> Engine:
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
     )
+    _ping_when_idle(engine, idle_ping)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """Pessimistic disconnect handling on the pool's public events, only for connections that
+    sat idle: a dead one raises DisconnectionError, which makes the pool drop it and check out
+    another (a fresh connection when every pooled one is gone)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle:
+            return  # new, or back in use soon enough
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)  # the dialect's own ping, as pool_pre_ping uses
+        except Exception:  # whatever the driver raises for a dead connection
+            alive = False
+        if not alive:
+            raise DisconnectionError(f"a pooled connection idle for {time.monotonic() - since:.0f}s is gone")
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads of one statement each, in autocommit: no BEGIN and no COMMIT
+    round trip around a query that needs no transaction (each statement sees one snapshot)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        yield connection
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -151,7 +151,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
 
     app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
     app.register_blueprint(
-        api.blueprint(factory, airports=airports, user_exists=user_exists, collector=collector, now=now)
+        api.blueprint(factory, airports=airports, user_exists=user_exists, collector=collector, now=now, engine=engine)
     )
     grpc_server = GrpcServer(
         settings.grpc_host,

@@ -7,7 +7,24 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Subquery, and_, delete, func, literal_column, or_, select, union, union_all, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    Subquery,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -351,87 +368,124 @@ def purge_old_flights(session: Session, before: datetime) -> int:
     return int(session.execute(delete(Flight).where(Flight.last_seen < before)).rowcount or 0)  # type: ignore[attr-defined]
 
 
-def flight_view(f: Flight) -> dict[str, Any]:
-    return {
-        "icao24": f.icao24,
-        "first_seen": f.first_seen.isoformat(),
-        "last_seen": f.last_seen.isoformat(),
-        "est_departure_airport": f.est_departure_airport,
-        "est_arrival_airport": f.est_arrival_airport,
-        "callsign": f.callsign,
-        "est_departure_airport_horiz_distance": f.est_departure_airport_horiz_distance,
-        "est_departure_airport_vert_distance": f.est_departure_airport_vert_distance,
-        "est_arrival_airport_horiz_distance": f.est_arrival_airport_horiz_distance,
-        "est_arrival_airport_vert_distance": f.est_arrival_airport_vert_distance,
-        "departure_airport_candidates_count": f.departure_airport_candidates_count,
-        "arrival_airport_candidates_count": f.arrival_airport_candidates_count,
-        "source": f.source,
-    }
+VIEW_FIELDS = (
+    "icao24", "first_seen", "last_seen", "est_departure_airport", "est_arrival_airport", "callsign",
+    "est_departure_airport_horiz_distance", "est_departure_airport_vert_distance",
+    "est_arrival_airport_horiz_distance", "est_arrival_airport_vert_distance",
+    "departure_airport_candidates_count", "arrival_airport_candidates_count", "source",
+)  # fmt: skip
+"""What the API shows of a flight, in this order."""
 
 
-def _newest_ids(code: str, kind: str | None, depth: int) -> Subquery:
+def flight_view(f: Any) -> dict[str, Any]:
+    """A flight as the API shows it, from a Flight or a row of :data:`VIEW_FIELDS`."""
+    view = {name: getattr(f, name) for name in VIEW_FIELDS}
+    view["first_seen"] = f.first_seen.isoformat()
+    view["last_seen"] = f.last_seen.isoformat()
+    return view
+
+
+# The read statements are built once, with bound parameters (code, depth, limit, offset, start,
+# end), not per request: building a statement of unions and subqueries cost more than running
+# it, and the same SQL text each time lets psycopg prepare it (no planning per request).
+_CODE = bindparam("code", type_=String)
+_FLIGHTS = Flight.__table__
+
+
+def _newest_ids(kind: str | None) -> Subquery:
     """(id, last_seen) of the ``depth`` newest flights of an airport. Each branch reads its own
     index ((airport, last_seen, id), index-only) backwards and stops after ``depth`` rows; the two
     branches meet in a Merge Append. A flight that departed from and arrived at the airport is
     only in the arrivals branch (the departures index includes the arrival airport for that)."""
-    arrivals = select(Flight.id, Flight.last_seen).where(Flight.est_arrival_airport == code)
-    departures = select(Flight.id, Flight.last_seen).where(Flight.est_departure_airport == code)
+    arrivals = select(Flight.id, Flight.last_seen).where(Flight.est_arrival_airport == _CODE)
+    departures = select(Flight.id, Flight.last_seen).where(Flight.est_departure_airport == _CODE)
     if kind == "arrivals":
         branches = [arrivals]
     elif kind == "departures":
         branches = [departures]
     else:
-        branches = [arrivals, departures.where(Flight.est_arrival_airport.is_distinct_from(code))]
+        branches = [arrivals, departures.where(Flight.est_arrival_airport.is_distinct_from(_CODE))]
+    depth = bindparam("depth", type_=Integer)
     newest = [b.order_by(Flight.last_seen.desc(), Flight.id.desc()).limit(depth) for b in branches]
     return (union_all(*newest) if len(newest) > 1 else newest[0]).subquery("newest")
 
 
-def flights_statement(code: str, kind: str | None, limit: int, offset: int) -> Select[Flight]:
+def _page(kind: str | None) -> Select[Any]:
     """One page, newest first (last_seen, then id, so pages never overlap). The page is chosen
     on the narrow indexes; only its ``limit`` rows are read from the table."""
-    newest = _newest_ids(code.upper(), kind, limit + offset)
+    newest = _newest_ids(kind)
     page = (
         select(newest.c.id, newest.c.last_seen)
         .order_by(newest.c.last_seen.desc(), newest.c.id.desc())
-        .limit(limit)
-        .offset(offset)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
         .subquery("page")
     )
-    return select(Flight).join(page, Flight.id == page.c.id).order_by(page.c.last_seen.desc(), page.c.id.desc())
+    return (
+        select(*(_FLIGHTS.c[name] for name in VIEW_FIELDS))
+        .join(page, Flight.id == page.c.id)
+        .order_by(page.c.last_seen.desc(), page.c.id.desc())
+    )
 
 
-def average_statement(code: str, start: datetime, end: datetime) -> Select[int]:
+_PAGES = {kind: _page(kind) for kind in (None, "arrivals", "departures")}
+
+
+def _average() -> Select[Any]:
     """How many flights touched the airport with last_seen in [start, end] (index-only)."""
-    code = code.upper()
-    in_range = (Flight.last_seen >= start, Flight.last_seen <= end)
-    arrivals = select(Flight.id).where(Flight.est_arrival_airport == code, *in_range)
+    in_range = (
+        Flight.last_seen >= bindparam("start", type_=DateTime(timezone=True)),
+        Flight.last_seen <= bindparam("end", type_=DateTime(timezone=True)),
+    )
+    arrivals = select(Flight.id).where(Flight.est_arrival_airport == _CODE, *in_range)
     departures = select(Flight.id).where(
-        Flight.est_departure_airport == code, Flight.est_arrival_airport.is_distinct_from(code), *in_range
+        Flight.est_departure_airport == _CODE, Flight.est_arrival_airport.is_distinct_from(_CODE), *in_range
     )
     return select(func.count()).select_from(union_all(arrivals, departures).subquery("touching"))
 
 
-def last_statement(code: str) -> Select[Flight]:
+_AVERAGE = _average()
+
+
+def _page_parameters(code: str, limit: int, offset: int) -> dict[str, Any]:
+    return {"code": code.upper(), "depth": limit + offset, "limit": limit, "offset": offset}
+
+
+def flights_statement(code: str, kind: str | None, limit: int, offset: int) -> Select[Any]:
+    """The page query with its parameters bound (for EXPLAIN and tools; requests execute the
+    prebuilt statement with a parameter dict)."""
+    return _PAGES[kind].params(_page_parameters(code, limit, offset))
+
+
+def average_statement(code: str, start: datetime, end: datetime) -> Select[Any]:
+    return _AVERAGE.params(code=code.upper(), start=start, end=end)
+
+
+def last_statement(code: str) -> Select[Any]:
     return flights_statement(code, None, 1, 0)
 
 
-def list_flights(session: Session, code: str, kind: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
-    return [flight_view(f) for f in session.scalars(flights_statement(code, kind, limit, offset))]
+Reader = Connection | Session
+"""Where the reads run: a connection (autocommit: no transaction round trips) or a session."""
 
 
-def average_per_day(session: Session, code: str, days: int, now: datetime) -> dict[str, Any]:
+def list_flights(reader: Reader, code: str, kind: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    return [flight_view(row) for row in reader.execute(_PAGES[kind], _page_parameters(code, limit, offset))]
+
+
+def average_per_day(reader: Reader, code: str, days: int, now: datetime) -> dict[str, Any]:
     """Flights that touched the airport (arrived or departed) with last_seen in the last ``days``
     days, divided by ``days``."""
     code = code.upper()
-    total = session.scalar(average_statement(code, now - timedelta(days=days), now))
+    total = reader.execute(_AVERAGE, {"code": code, "start": now - timedelta(days=days), "end": now}).scalar()
     if not total:
         raise NotFound(f"no flights stored for {code} in the last {days} day(s)")
     return {"airport": code, "average_flights_per_day": round(total / days, 2), "days": days}
 
 
-def last_flight(session: Session, code: str) -> dict[str, Any]:
+def last_flight(reader: Reader, code: str) -> dict[str, Any]:
     code = code.upper()
-    flight = session.scalar(last_statement(code))
-    if flight is None:
+    row = reader.execute(_PAGES[None], _page_parameters(code, 1, 0)).first()
+    if row is None:
         raise NotFound(f"no flights stored for {code}")
-    return flight_view(flight)
+    return flight_view(row)

@@ -84,6 +84,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
             now=now,
             metrics=metrics,
             on_delete=outbox.wake,
+            engine=engine,
             link_ttl=timedelta(seconds=settings.telegram_link_ttl_seconds),
         )
     )
