@@ -28,6 +28,8 @@ OPEN_PATHS = frozenset({"/ping", "/health", "/metrics", "/openapi.json"})
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")  # never part of an email, a code or a route
 SHUTDOWN_TIMEOUT_SECONDS = 5
 LISTEN_BACKLOG = 1024
+THREADS = 8
+"""Worker threads of each service's HTTP server."""
 
 HealthCheck = Callable[[], dict[str, str | None]]
 """Returns {component: None when fine, else a short reason}."""
@@ -193,16 +195,18 @@ class HttpServer:
     lets requests in flight finish (up to ``SHUTDOWN_TIMEOUT_SECONDS``) and closes every
     connection, idle keep-alive ones included (Prometheus keeps one open), so it returns at once."""
 
-    def __init__(self, app: Flask, host: str, port: int, threads: int = 8) -> None:
+    def __init__(self, app: Callable[..., Any], host: str, port: int, threads: int = THREADS) -> None:
+        """``app``: a WSGI application, a Flask app or any other (the benchmarks' hello world)."""
+        name = str(getattr(app, "name", None) or getattr(app, "__name__", "wsgi"))
         self._server = _CherootServer(
             (host, port),
             app,
             numthreads=threads,
-            server_name=app.name,
+            server_name=name,
             request_queue_size=LISTEN_BACKLOG,
             shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
         )
-        self._thread = threading.Thread(target=self._server.serve, name=f"http-{app.name}", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve, name=f"http-{name}", daemon=True)
 
     @property
     def port(self) -> int:

@@ -14,17 +14,19 @@ from sqlalchemy import (
     Select,
     String,
     Subquery,
+    TextClause,
     and_,
     bindparam,
     delete,
     func,
-    literal_column,
     or_,
     select,
+    text,
     union,
     union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -332,23 +334,38 @@ def to_row(flight: Mapping[str, Any], source: str) -> dict[str, Any] | None:
     return row
 
 
-UPSERT_BATCH = 1000  # rows per INSERT: well under PostgreSQL's 65535 bind parameters
+UPSERT_BATCH = 1000  # rows per statement
+
+
+def _upsert_statement() -> TextClause:
+    """One constant statement for every batch: the rows as one array per column (``unnest``),
+    not a multi-row VALUES list that SQLAlchemy would compile anew for every batch (and psycopg
+    parse: most of a collection cycle's time went there). A flight seen again (same icao24,
+    first_seen) is updated, never duplicated; ``xmax = 0`` is true for a freshly inserted row."""
+    columns = [*FLIGHT_FIELDS.values(), "source"]
+    kinds = {c.name: c.type.compile(dialect=postgresql.dialect()) for c in Flight.__table__.c}
+    arrays = ", ".join(f"CAST(:{c} AS {kinds[c]}[])" for c in columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("icao24", "first_seen"))
+    return text(
+        f"INSERT INTO flight_data ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - our columns
+        f"ON CONFLICT ON CONSTRAINT uq_flight_icao24_first_seen DO UPDATE SET {updates}, fetched_at = now() "
+        "RETURNING (xmax = 0)"
+    )
+
+
+_UPSERT = _upsert_statement()
 
 
 def upsert_flights(session: Session, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
     """Insert flights; a flight seen again (same icao24, first_seen) is updated, never duplicated.
     Returns (flights written, of which new)."""
     unique = list({(r["icao24"], r["first_seen"]): r for r in rows}.values())
+    columns = [*FLIGHT_FIELDS.values(), "source"]
     new = 0
     for i in range(0, len(unique), UPSERT_BATCH):
-        statement = insert(Flight).values(unique[i : i + UPSERT_BATCH])
-        updated = {column: getattr(statement.excluded, column) for column in (*FLIGHT_FIELDS.values(), "source")}
-        for key in ("icao24", "first_seen"):
-            updated.pop(key)
-        upsert: Any = statement.on_conflict_do_update(
-            constraint="uq_flight_icao24_first_seen", set_={**updated, "fetched_at": func.now()}
-        ).returning(literal_column("xmax = 0"))  # xmax is 0 on a freshly inserted row
-        new += sum(1 for inserted in session.scalars(upsert) if inserted)
+        batch = unique[i : i + UPSERT_BATCH]
+        arrays = {c: [r.get(c) for r in batch] for c in columns}
+        new += sum(1 for inserted in session.execute(_UPSERT, arrays).scalars() if inserted)
     return len(unique), new
 
 
