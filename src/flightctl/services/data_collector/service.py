@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     DateTime,
     Integer,
     Select,
@@ -31,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from flightctl.services.common.db import Reads
 from flightctl.services.common.emails import MAX_LENGTH, normalize_email
 from flightctl.services.common.errors import Conflict, InvalidInput, NotFound
 from flightctl.services.data_collector.models import CollectedDay, Flight, Interest, LiveTraffic
@@ -394,14 +394,6 @@ VIEW_FIELDS = (
 """What the API shows of a flight, in this order."""
 
 
-def flight_view(f: Any) -> dict[str, Any]:
-    """A flight as the API shows it, from a Flight or a row of :data:`VIEW_FIELDS`."""
-    view = {name: getattr(f, name) for name in VIEW_FIELDS}
-    view["first_seen"] = f.first_seen.isoformat()
-    view["last_seen"] = f.last_seen.isoformat()
-    return view
-
-
 # The read statements are built once, with bound parameters (code, depth, limit, offset, start,
 # end), not per request: building a statement of unions and subqueries cost more than running
 # it, and the same SQL text each time lets psycopg prepare it (no planning per request).
@@ -482,27 +474,31 @@ def last_statement(code: str) -> Select[Any]:
     return flights_statement(code, None, 1, 0)
 
 
-Reader = Connection | Session
-"""Where the reads run: a connection (autocommit: no transaction round trips) or a session."""
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of :data:`VIEW_FIELDS` (a dict, in that order) as the API shows it."""
+    row["first_seen"] = row["first_seen"].isoformat()
+    row["last_seen"] = row["last_seen"].isoformat()
+    return row
 
 
-def list_flights(reader: Reader, code: str, kind: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
-    return [flight_view(row) for row in reader.execute(_PAGES[kind], _page_parameters(code, limit, offset))]
+def list_flights(reads: Reads, code: str, kind: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    return [_shown(row) for row in reads.rows(_PAGES[kind], _page_parameters(code, limit, offset))]
 
 
-def average_per_day(reader: Reader, code: str, days: int, now: datetime) -> dict[str, Any]:
+def average_per_day(reads: Reads, code: str, days: int, now: datetime) -> dict[str, Any]:
     """Flights that touched the airport (arrived or departed) with last_seen in the last ``days``
     days, divided by ``days``."""
     code = code.upper()
-    total = reader.execute(_AVERAGE, {"code": code, "start": now - timedelta(days=days), "end": now}).scalar()
+    row = reads.first(_AVERAGE, {"code": code, "start": now - timedelta(days=days), "end": now})
+    total = next(iter(row.values())) if row else 0
     if not total:
         raise NotFound(f"no flights stored for {code} in the last {days} day(s)")
     return {"airport": code, "average_flights_per_day": round(total / days, 2), "days": days}
 
 
-def last_flight(reader: Reader, code: str) -> dict[str, Any]:
+def last_flight(reads: Reads, code: str) -> dict[str, Any]:
     code = code.upper()
-    row = reader.execute(_PAGES[None], _page_parameters(code, 1, 0)).first()
+    row = reads.first(_PAGES[None], _page_parameters(code, 1, 0))
     if row is None:
         raise NotFound(f"no flights stored for {code}")
-    return flight_view(row)
+    return _shown(row)

@@ -7,11 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from flightctl.services.common import emails
-from flightctl.services.common.db import read, transaction
+from flightctl.services.common.db import Reads, transaction
 from flightctl.services.common.errors import InvalidInput
 from flightctl.services.common.http import json_body
 from flightctl.services.user_manager import idempotency, linking, service
@@ -26,10 +25,10 @@ def blueprint(
     now: Callable[[], datetime],
     metrics: UserMetrics,
     on_delete: Callable[[], None],
-    engine: Engine,
+    reads: Reads,
     link_ttl: timedelta = timedelta(seconds=LINK_TTL_SECONDS),
 ) -> Blueprint:
-    """``engine`` serves the one-user read on an autocommit connection (no transaction round trips)."""
+    """``reads`` serves the one-user read (a prepared statement on an autocommit connection)."""
     bp = Blueprint("users", __name__)
 
     def idempotent(body: Any, action: Callable[[Session], tuple[int, dict[str, Any]]]) -> tuple[Response, int]:
@@ -78,8 +77,7 @@ def blueprint(
 
     @bp.get("/users/<path:email>")
     def get_user(email: str) -> Response:
-        with read(engine) as connection:
-            return jsonify(service.find_user(connection, email))
+        return jsonify(service.find_user(reads, email))
 
     @bp.post("/users/telegram")
     def link_telegram() -> Response:

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, delete, func, select
+from sqlalchemy import String, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from flightctl.services.common.db import Reads
 from flightctl.services.common.errors import Conflict, InvalidInput, NotFound
 from flightctl.services.user_manager import validation
 from flightctl.services.user_manager.models import InterestDeletion, User
@@ -69,13 +70,13 @@ _USER_VIEW = select(User.email, User.first_name, User.last_name, User.tax_code, 
 """Built once: the same SQL text every time, which psycopg prepares."""
 
 
-def find_user(reader: Connection | Session, raw_email: str) -> dict[str, Any]:
+def find_user(reads: Reads, raw_email: str) -> dict[str, Any]:
     """The user's unmasked view, read with one prebuilt statement (no ORM object); NotFound."""
     email = validation.email(raw_email)
-    row = reader.execute(_USER_VIEW, {"email": email}).first()
+    row = reads.first(_USER_VIEW, {"email": email})
     if row is None:
         raise NotFound(f"user {email} not found")
-    return dict(row._mapping)
+    return row
 
 
 def get_user(session: Session, raw_email: str) -> User:
