@@ -22,13 +22,18 @@ from flightctl.services.common.http import HttpServer  # noqa: E402
 BODY = b'{"message": "hello"}\n'
 
 
-def hello(_environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))])
-    return [BODY]
+class Hello:
+    """The WSGI app (a class only for the ``name`` HttpServer reads, as it does of a Flask app)."""
+
+    name = "hello-world"
+
+    def __call__(self, _environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))])
+        return [BODY]
 
 
 def main() -> None:
-    server = HttpServer(hello, "127.0.0.1", int(sys.argv[1]))
+    server = HttpServer(Hello(), "127.0.0.1", int(sys.argv[1]))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()
