@@ -57,12 +57,21 @@ def measure(args: list[str], runs: int) -> tuple[list[float], list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--runs", type=int, default=15)
-    runs = parser.parse_args().runs
-    print(f"{'command':<42}{'wall median':>12}{'wall min':>10}{'cpu median':>12}  (ms, {runs} runs)")
+    parser.add_argument("--json", help="where to write the result (default bench/results/cli-help-<time>.json)")
+    options = parser.parse_args()
+    runs = options.runs
+    import pipeline_common as common  # after the measured commands' imports are settled: not timed
+
+    result: dict[str, object] = {"benchmark": "cli_help", "commit": common.git_commit(), "machine": common.machine(),
+                                 "others_at_start": common.others_running(), "runs": runs, "commands": {}}  # fmt: skip
+    print(f"{'command':<42}{'wall median':>12}{'wall min':>10}{'wall max':>10}{'cpu median':>12}  (ms, {runs} runs)")
     for args in COMMANDS:
         wall, cpu = measure(args, runs)
         label = "python " + " ".join(args)
-        print(f"{label:<42}{statistics.median(wall):>12.0f}{min(wall):>10.0f}{statistics.median(cpu):>12.0f}")
+        print(f"{label:<42}{statistics.median(wall):>12.0f}{min(wall):>10.0f}{max(wall):>10.0f}"
+              f"{statistics.median(cpu):>12.0f}")  # fmt: skip
+        result["commands"][label] = {"wall_ms": common.spread(wall), "cpu_ms": common.spread(cpu)}  # type: ignore[index]
+    common.write_result("cli-help", result, options.json)
 
 
 if __name__ == "__main__":

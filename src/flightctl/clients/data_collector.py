@@ -85,13 +85,3 @@ class DataCollector(ServiceApi):
         """Per watched airport: last fetch, source, rows, next planned fetch, live count; the
         credits of each OpenSky family: used today, remaining, the plan's projection."""
         return self.http.get("/collector/status")
-
-    @staticmethod
-    def read_requests(airport: str, days: int) -> dict[str, tuple[str, dict[str, Any]]]:
-        """The read endpoints of one airport as (path, query) by name, for a load generator
-        with connections of its own (`flightctl loadtest`)."""
-        return {
-            "list": (f"/flights/{airport}", {"limit": 100}),
-            "average": (f"/flights/average/{airport}", {"days": days}),
-            "last": (f"/flights/last/{airport}", {}),
-        }

@@ -39,12 +39,37 @@ def fill(template: str, **values: object) -> str:
     return re.sub(r"\{\{(\w+)\}\}", value, template)
 
 
-def locations(upstream: Callable[[str], str]) -> str:
-    """One location per public service: ``/<prefix>/`` proxied to ``http://<upstream>/`` (the
-    prefix stripped), and ``/<prefix>`` redirected to ``/<prefix>/``."""
+UPSTREAM_KEEPALIVE = 32
+"""Idle connections the gateway keeps open to each service (per NGINX worker)."""
+UPSTREAM_KEEPALIVE_SECONDS = 4
+"""How long such a connection may stay idle: under the services' own 10 s (cheroot's default
+timeout), so the gateway never reuses one the service is closing."""
+
+
+def upstream_name(service: str) -> str:
+    return f"flightctl-{service}"
+
+
+def upstreams(upstream: Callable[[str], str]) -> str:
+    """One upstream block per public service, at ``upstream(service)``, with a pool of idle
+    keep-alive connections: a proxied request reuses one instead of opening (and the service
+    accepting) a new TCP connection each time."""
+    return "\n".join(
+        f"    upstream {upstream_name(service)} {{\n"
+        f"        server {upstream(service)};\n"
+        f"        keepalive {UPSTREAM_KEEPALIVE};\n"
+        f"        keepalive_timeout {UPSTREAM_KEEPALIVE_SECONDS}s;\n"
+        "    }"
+        for service in GATEWAY_PREFIXES
+    )
+
+
+def locations() -> str:
+    """One location per public service: ``/<prefix>/`` proxied to the service's upstream block
+    (the prefix stripped), and ``/<prefix>`` redirected to ``/<prefix>/``."""
     return "\n".join(
         f"        location /{prefix}/ {{\n"
-        f"            proxy_pass http://{upstream(service)}/;\n"
+        f"            proxy_pass http://{upstream_name(service)}/;\n"
         "        }\n"
         f"        location = /{prefix} {{\n"
         f"            return 301 /{prefix}/;\n"
@@ -83,7 +108,8 @@ def render(
         https_port_suffix=https_port_suffix,
         cert=cert,
         key=key,
-        locations=locations(upstream),
+        upstreams=upstreams(upstream),
+        locations=locations(),
         prefix_list=", ".join(f'"/{p}/"' for p in prefixes),
         prefix_names=", ".join(f"/{p}/" for p in prefixes),
     )

@@ -51,7 +51,7 @@ def test_the_committed_configuration_is_the_template_rendered_for_the_cluster() 
 
 # The lines whose values the template leaves open (addresses, files, upstreams, the redirect's port).
 OPEN_VALUES = re.compile(
-    r"^\s*(#|user |pid |error_log |access_log |\w+_temp_path |listen |ssl_certificate|proxy_pass |"
+    r"^\s*(#|user |pid |error_log |access_log |\w+_temp_path |listen |ssl_certificate|server [\w.:-]+;|"
     r"return 301 https://\$host)"
 )
 
@@ -67,9 +67,10 @@ def test_local_and_cluster_gateways_share_every_other_line(tmp_path: Path) -> No
 
 
 def upstreams(config: str) -> dict[str, tuple[str, int]]:
-    """path prefix -> (host, port) of each proxied location."""
-    found = re.findall(r"location /([\w-]+)/ \{\s*proxy_pass http://([\w.-]+):(\d+)/;", config)
-    return {prefix: (host, int(port)) for prefix, host, port in found}
+    """path prefix -> (host, port) of each proxied location, through its upstream block."""
+    servers = dict(re.findall(r"upstream ([\w-]+) \{\s*server ([\w.:-]+);", config))
+    found = re.findall(r"location /([\w-]+)/ \{\s*proxy_pass http://([\w-]+)/;", config)
+    return {prefix: (servers[name].rpartition(":")[0], int(servers[name].rpartition(":")[2])) for prefix, name in found}
 
 
 @pytest.mark.parametrize("overlay", ["kind", "kind-multinode", "cluster"])
@@ -182,10 +183,10 @@ def running(tmp_path: Path) -> Iterator[dict[str, Any]]:
         (f"{gateway.CLUSTER_TLS_DIR}/tls.key", str(key), 1),
         ("pid /tmp/", f"pid {tmp_path}/", 1),
         ("_temp_path /tmp/", f"_temp_path {tmp_path}/", 5),
-        ("http://user-manager:8080/", f"http://127.0.0.1:{server.server_address[1]}/", 1),
-        ("http://data-collector:8080/", f"http://127.0.0.1:{closed}/", 1),
-        ("http://sla-breach-detector:8080/", f"http://127.0.0.1:{closed}/", 1),
-        ("http://alert-notifier:8080/", f"http://127.0.0.1:{closed}/", 1),
+        ("server user-manager:8080;", f"server 127.0.0.1:{server.server_address[1]};", 1),
+        ("server data-collector:8080;", f"server 127.0.0.1:{closed};", 1),
+        ("server sla-breach-detector:8080;", f"server 127.0.0.1:{closed};", 1),
+        ("server alert-notifier:8080;", f"server 127.0.0.1:{closed};", 1),
     ]
     for old, new, count in moves:
         assert text.count(old) == count, f"the committed nginx.conf changed shape: {old!r}"

@@ -100,11 +100,6 @@ def test_data_collector_requests() -> None:
         ("GET", "/flights/last/LIRF", {}, None),
         ("POST", "/collect", {}, None),
     ]
-    assert DataCollector.read_requests("LIRF", 3) == {
-        "list": ("/flights/LIRF", {"limit": 100}),
-        "average": ("/flights/average/LIRF", {"days": 3}),
-        "last": ("/flights/last/LIRF", {}),
-    }
 
 
 def test_notifier_and_detector_requests() -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from flightctl.services.common.backoff import Backoff
@@ -30,21 +30,97 @@ _ENV_DIR = Path(__file__).with_name("migrations")
 # until its pod runs): retry the first connection with backoff for this long before giving up.
 CONNECT_BACKOFF = Backoff(0.5, 5.0)
 CONNECT_DEADLINE = 120.0
+IDLE_PING_SECONDS = 5.0
+"""A pooled connection idle for longer than this is pinged before it is handed out (one round
+trip); one back in use sooner is trusted. Under load connections are reused within
+milliseconds, so the reads pay no ping; after a quiet spell (when a database restart or an idle
+timeout may have dropped it) the first use checks it, as ``pool_pre_ping`` did on every use."""
 
 
 class Base(DeclarativeBase):
     """Declarative base; each service's models subclass it (each has its own database)."""
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    return create_engine(
+def make_engine(
+    url: str, *, pool_size: int = 10, idle_ping: float = IDLE_PING_SECONDS, autocommit: bool = False
+) -> Engine:
+    """The engine of a service's database; ``autocommit``: every connection in autocommit
+    (for :class:`Reads`: statements that need no transaction, and no BEGIN or COMMIT)."""
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
+    _ping_when_idle(engine, idle_ping)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """Pessimistic disconnect handling on the pool's public events, only for connections that
+    sat idle: a dead one raises DisconnectionError, which makes the pool drop it and check out
+    another (a fresh connection when every pooled one is gone)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle:
+            return  # new, or back in use soon enough
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)  # the dialect's own ping, as pool_pre_ping uses
+        except Exception:  # whatever the driver raises for a dead connection
+            alive = False
+        if not alive:
+            raise DisconnectionError(f"a pooled connection idle for {time.monotonic() - since:.0f}s is gone")
+
+
+class Reads:
+    """The hot read-only queries of a request path (one statement each, no transaction), run
+    straight on psycopg over a pool of autocommit connections (:func:`make_engine` with
+    ``autocommit``): SQLAlchemy builds and compiles each statement once, psycopg prepares it on
+    the server at its first use on a connection, and a request pays one round trip and the
+    driver's own work, not the ORM's or Core's execution machinery per call. Rows come back as
+    dicts. A connection that fails is dropped from the pool (the next checkout opens another)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._compiled: dict[int, tuple[Any, str, dict[str, Any]]] = {}
+
+    def compiled(self, statement: Any) -> tuple[str, dict[str, Any]]:
+        """The statement compiled for this database (``%(name)s`` parameters) and the values it
+        binds itself (literals), cached per statement."""
+        found = self._compiled.get(id(statement))
+        if found is None or found[0] is not statement:
+            compiled = statement.compile(dialect=self.engine.dialect)
+            found = self._compiled[id(statement)] = (statement, str(compiled), dict(compiled.params))
+        return found[1], found[2]
+
+    def rows(self, statement: Any, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        sql, bound = self.compiled(statement)
+        pooled = self.engine.raw_connection()
+        try:
+            driver: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
+            with driver.cursor(row_factory=dict_row) as cursor:
+                cursor.execute(sql, {**bound, **parameters} if bound else parameters, prepare=True)
+                return cursor.fetchall()
+        except psycopg.OperationalError as exc:
+            pooled.invalidate(exc)  # the connection is gone: never handed out again
+            raise
+        finally:
+            pooled.close()  # back to the pool (a no-op for an invalidated one)
+
+    def first(self, statement: Any, parameters: Mapping[str, Any]) -> dict[str, Any] | None:
+        found = self.rows(statement, parameters)
+        return found[0] if found else None
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -28,6 +28,8 @@ OPEN_PATHS = frozenset({"/ping", "/health", "/metrics", "/openapi.json"})
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")  # never part of an email, a code or a route
 SHUTDOWN_TIMEOUT_SECONDS = 5
 LISTEN_BACKLOG = 1024
+THREADS = 8
+"""Worker threads of each service's HTTP server."""
 
 HealthCheck = Callable[[], dict[str, str | None]]
 """Returns {component: None when fine, else a short reason}."""
@@ -81,37 +83,52 @@ def create_http_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics = HttpMetrics(registry)
+    token = api_token.encode() if api_token else None
+    # The label children of the request metrics, looked up once per label set (labels() takes
+    # a lock and checks its arguments on every call).
+    in_progress: dict[str, Any] = {}
+    observed: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def gauge(method: str) -> Any:
+        child = in_progress.get(method)
+        if child is None:
+            child = in_progress[method] = metrics.in_progress.labels(service, method)
+        return child
 
     @app.before_request
     def _begin() -> Any:
         g.started = time.perf_counter()
-        metrics.in_progress.labels(service, request.method).inc()
+        gauge(request.method).inc()
         g.counted = True
-        if api_token and request.path not in OPEN_PATHS:
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_token.encode()):
+        path = request.path
+        if token is not None and path not in OPEN_PATHS:
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token):
                 return error("a valid API token is required (Authorization: Bearer <token>)", 401)
-        if CONTROL_CHARACTERS.search(request.path):
+        if CONTROL_CHARACTERS.search(path):
             return error("the path must not contain control characters", 400)
-        if _has_nul(request.args.to_dict(flat=False)):
+        if request.query_string and _has_nul(request.args.to_dict(flat=False)):
             return error("the query must not contain NUL characters", 400)
         return None
 
     @app.after_request
     def _record(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        labels = (service, request.method, endpoint, str(response.status_code))
-        metrics.requests.labels(*labels).inc()
+        key = (request.method, endpoint, str(response.status_code))
+        children = observed.get(key)
+        if children is None:
+            labels = (service, *key)
+            children = observed[key] = (metrics.requests.labels(*labels), metrics.duration.labels(*labels))
+        children[0].inc()
         started = g.get("started")
         if started is not None:
-            metrics.duration.labels(*labels).observe(time.perf_counter() - started)
+            children[1].observe(time.perf_counter() - started)
         return response
 
     @app.teardown_request
     def _end(_exc: BaseException | None) -> None:
         if g.pop("counted", False):
-            metrics.in_progress.labels(service, request.method).dec()
+            gauge(request.method).dec()
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> tuple[Response, int]:
@@ -178,16 +195,18 @@ class HttpServer:
     lets requests in flight finish (up to ``SHUTDOWN_TIMEOUT_SECONDS``) and closes every
     connection, idle keep-alive ones included (Prometheus keeps one open), so it returns at once."""
 
-    def __init__(self, app: Flask, host: str, port: int, threads: int = 8) -> None:
+    def __init__(self, app: Callable[..., Any], host: str, port: int, threads: int = THREADS) -> None:
+        """``app``: a WSGI application, a Flask app or any other (the benchmarks' hello world)."""
+        name = str(getattr(app, "name", None) or getattr(app, "__name__", "wsgi"))
         self._server = _CherootServer(
             (host, port),
             app,
             numthreads=threads,
-            server_name=app.name,
+            server_name=name,
             request_queue_size=LISTEN_BACKLOG,
             shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
         )
-        self._thread = threading.Thread(target=self._server.serve, name=f"http-{app.name}", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve, name=f"http-{name}", daemon=True)
 
     @property
     def port(self) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
 
-from flightctl.services.common.db import transaction
+from flightctl.services.common.db import Reads, transaction
 from flightctl.services.common.errors import InvalidInput
 from flightctl.services.common.http import json_body
 from flightctl.services.data_collector import service
@@ -34,7 +34,9 @@ def blueprint(
     user_exists: service.UserExists,
     collector: Collector,
     now: Callable[[], datetime],
+    reads: Reads,
 ) -> Blueprint:
+    """``reads`` serves the flight reads (prepared statements on autocommit connections)."""
     bp = Blueprint("data", __name__)
 
     @bp.post("/interests")
@@ -67,19 +69,16 @@ def blueprint(
             raise InvalidInput("type must be arrivals or departures")
         limit = _int_arg("limit", 100, 1, MAX_LIMIT)
         offset = _int_arg("offset", 0, 0, 10_000_000)
-        with transaction(factory) as session:
-            return jsonify(service.list_flights(session, icao, kind, limit, offset))
+        return jsonify(service.list_flights(reads, icao, kind, limit, offset))
 
     @bp.get("/flights/average/<icao>")
     def average(icao: str) -> Response:
         days = _int_arg("days", 7, 1, 365)
-        with transaction(factory) as session:
-            return jsonify(service.average_per_day(session, icao, days, now()))
+        return jsonify(service.average_per_day(reads, icao, days, now()))
 
     @bp.get("/flights/last/<icao>")
     def last(icao: str) -> Response:
-        with transaction(factory) as session:
-            return jsonify(service.last_flight(session, icao))
+        return jsonify(service.last_flight(reads, icao))
 
     @bp.post("/collect")
     def collect() -> Response:

@@ -23,6 +23,7 @@ from flightctl.services.common.grpcutil import (
     check_health,
     make_channel,
 )
+from flightctl.services.common.http import THREADS as HTTP_THREADS
 from flightctl.services.common.http import HttpServer, create_http_app
 from flightctl.services.common.kafka import Outgoing, broker_reachable, make_producer, send_all
 from flightctl.services.common.pb import data_collector_pb2_grpc, user_pb2, user_pb2_grpc
@@ -65,6 +66,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
     engine = db.make_engine(settings.database_url)
     db.migrate(engine, VERSIONS)
     factory = db.make_session_factory(engine)
+    read_engine = db.make_engine(settings.database_url, pool_size=HTTP_THREADS, autocommit=True)
     registry = CollectorRegistry()
     metrics = CollectorMetrics(registry)
     airports = airportsdata.load("ICAO")
@@ -151,7 +153,14 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
 
     app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
     app.register_blueprint(
-        api.blueprint(factory, airports=airports, user_exists=user_exists, collector=collector, now=now)
+        api.blueprint(
+            factory,
+            airports=airports,
+            user_exists=user_exists,
+            collector=collector,
+            now=now,
+            reads=db.Reads(read_engine),
+        )
     )
     grpc_server = GrpcServer(
         settings.grpc_host,
@@ -165,7 +174,9 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
         ],
     )
     http = HttpServer(app, settings.http_host, settings.http_port)
-    resources = OnStop(lambda: producer.close(timeout=10), client.close, channel.close, engine.dispose)
+    resources = OnStop(
+        lambda: producer.close(timeout=10), client.close, channel.close, engine.dispose, read_engine.dispose
+    )
     return DataCollector(
         app=app, collector=collector, live=live, components=[resources, grpc_server, http, schedule, live_loop]
     )

@@ -9,22 +9,29 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
+    Integer,
     Select,
+    String,
     Subquery,
+    TextClause,
     and_,
+    bindparam,
     delete,
     func,
-    literal_column,
     or_,
     select,
+    text,
     union,
     union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from flightctl.services.common.db import Reads
 from flightctl.services.common.emails import MAX_LENGTH, normalize_email
 from flightctl.services.common.errors import Conflict, InvalidInput, NotFound
 from flightctl.services.data_collector.models import CollectedDay, Flight, Interest, LiveTraffic
@@ -337,23 +344,38 @@ def to_row(flight: Mapping[str, Any], source: str) -> dict[str, Any] | None:
     return row
 
 
-UPSERT_BATCH = 1000  # rows per INSERT: well under PostgreSQL's 65535 bind parameters
+UPSERT_BATCH = 1000  # rows per statement
+
+
+def _upsert_statement() -> TextClause:
+    """One constant statement for every batch: the rows as one array per column (``unnest``),
+    not a multi-row VALUES list that SQLAlchemy would compile anew for every batch (and psycopg
+    parse: most of a collection cycle's time went there). A flight seen again (same icao24,
+    first_seen) is updated, never duplicated; ``xmax = 0`` is true for a freshly inserted row."""
+    columns = [*FLIGHT_FIELDS.values(), "source"]
+    kinds = {c.name: c.type.compile(dialect=postgresql.dialect()) for c in Flight.__table__.c}
+    arrays = ", ".join(f"CAST(:{c} AS {kinds[c]}[])" for c in columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("icao24", "first_seen"))
+    return text(
+        f"INSERT INTO flight_data ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - our columns
+        f"ON CONFLICT ON CONSTRAINT uq_flight_icao24_first_seen DO UPDATE SET {updates}, fetched_at = now() "
+        "RETURNING (xmax = 0)"
+    )
+
+
+_UPSERT = _upsert_statement()
 
 
 def upsert_flights(session: Session, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
     """Insert flights; a flight seen again (same icao24, first_seen) is updated, never duplicated.
     Returns (flights written, of which new)."""
     unique = list({(r["icao24"], r["first_seen"]): r for r in rows}.values())
+    columns = [*FLIGHT_FIELDS.values(), "source"]
     new = 0
     for i in range(0, len(unique), UPSERT_BATCH):
-        statement = insert(Flight).values(unique[i : i + UPSERT_BATCH])
-        updated = {column: getattr(statement.excluded, column) for column in (*FLIGHT_FIELDS.values(), "source")}
-        for key in ("icao24", "first_seen"):
-            updated.pop(key)
-        upsert: Any = statement.on_conflict_do_update(
-            constraint="uq_flight_icao24_first_seen", set_={**updated, "fetched_at": func.now()}
-        ).returning(literal_column("xmax = 0"))  # xmax is 0 on a freshly inserted row
-        new += sum(1 for inserted in session.scalars(upsert) if inserted)
+        batch = unique[i : i + UPSERT_BATCH]
+        arrays = {c: [r.get(c) for r in batch] for c in columns}
+        new += sum(1 for inserted in session.execute(_UPSERT, arrays).scalars() if inserted)
     return len(unique), new
 
 
@@ -373,87 +395,120 @@ def purge_old_flights(session: Session, before: datetime) -> int:
     return int(session.execute(delete(Flight).where(Flight.last_seen < before)).rowcount or 0)  # type: ignore[attr-defined]
 
 
-def flight_view(f: Flight) -> dict[str, Any]:
-    return {
-        "icao24": f.icao24,
-        "first_seen": f.first_seen.isoformat(),
-        "last_seen": f.last_seen.isoformat(),
-        "est_departure_airport": f.est_departure_airport,
-        "est_arrival_airport": f.est_arrival_airport,
-        "callsign": f.callsign,
-        "est_departure_airport_horiz_distance": f.est_departure_airport_horiz_distance,
-        "est_departure_airport_vert_distance": f.est_departure_airport_vert_distance,
-        "est_arrival_airport_horiz_distance": f.est_arrival_airport_horiz_distance,
-        "est_arrival_airport_vert_distance": f.est_arrival_airport_vert_distance,
-        "departure_airport_candidates_count": f.departure_airport_candidates_count,
-        "arrival_airport_candidates_count": f.arrival_airport_candidates_count,
-        "source": f.source,
-    }
+VIEW_FIELDS = (
+    "icao24", "first_seen", "last_seen", "est_departure_airport", "est_arrival_airport", "callsign",
+    "est_departure_airport_horiz_distance", "est_departure_airport_vert_distance",
+    "est_arrival_airport_horiz_distance", "est_arrival_airport_vert_distance",
+    "departure_airport_candidates_count", "arrival_airport_candidates_count", "source",
+)  # fmt: skip
+"""What the API shows of a flight, in this order."""
 
 
-def _newest_ids(code: str, kind: str | None, depth: int) -> Subquery:
+# The read statements are built once, with bound parameters (code, depth, limit, offset, start,
+# end), not per request: building a statement of unions and subqueries cost more than running
+# it, and the same SQL text each time lets psycopg prepare it (no planning per request).
+_CODE = bindparam("code", type_=String)
+_FLIGHTS = Flight.__table__
+
+
+def _newest_ids(kind: str | None) -> Subquery:
     """(id, last_seen) of the ``depth`` newest flights of an airport. Each branch reads its own
     index ((airport, last_seen, id), index-only) backwards and stops after ``depth`` rows; the two
     branches meet in a Merge Append. A flight that departed from and arrived at the airport is
     only in the arrivals branch (the departures index includes the arrival airport for that)."""
-    arrivals = select(Flight.id, Flight.last_seen).where(Flight.est_arrival_airport == code)
-    departures = select(Flight.id, Flight.last_seen).where(Flight.est_departure_airport == code)
+    arrivals = select(Flight.id, Flight.last_seen).where(Flight.est_arrival_airport == _CODE)
+    departures = select(Flight.id, Flight.last_seen).where(Flight.est_departure_airport == _CODE)
     if kind == "arrivals":
         branches = [arrivals]
     elif kind == "departures":
         branches = [departures]
     else:
-        branches = [arrivals, departures.where(Flight.est_arrival_airport.is_distinct_from(code))]
+        branches = [arrivals, departures.where(Flight.est_arrival_airport.is_distinct_from(_CODE))]
+    depth = bindparam("depth", type_=Integer)
     newest = [b.order_by(Flight.last_seen.desc(), Flight.id.desc()).limit(depth) for b in branches]
     return (union_all(*newest) if len(newest) > 1 else newest[0]).subquery("newest")
 
 
-def flights_statement(code: str, kind: str | None, limit: int, offset: int) -> Select[Flight]:
+def _page(kind: str | None) -> Select[Any]:
     """One page, newest first (last_seen, then id, so pages never overlap). The page is chosen
     on the narrow indexes; only its ``limit`` rows are read from the table."""
-    newest = _newest_ids(code.upper(), kind, limit + offset)
+    newest = _newest_ids(kind)
     page = (
         select(newest.c.id, newest.c.last_seen)
         .order_by(newest.c.last_seen.desc(), newest.c.id.desc())
-        .limit(limit)
-        .offset(offset)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
         .subquery("page")
     )
-    return select(Flight).join(page, Flight.id == page.c.id).order_by(page.c.last_seen.desc(), page.c.id.desc())
+    return (
+        select(*(_FLIGHTS.c[name] for name in VIEW_FIELDS))
+        .join(page, Flight.id == page.c.id)
+        .order_by(page.c.last_seen.desc(), page.c.id.desc())
+    )
 
 
-def average_statement(code: str, start: datetime, end: datetime) -> Select[int]:
+_PAGES = {kind: _page(kind) for kind in (None, "arrivals", "departures")}
+
+
+def _average() -> Select[Any]:
     """How many flights touched the airport with last_seen in [start, end] (index-only)."""
-    code = code.upper()
-    in_range = (Flight.last_seen >= start, Flight.last_seen <= end)
-    arrivals = select(Flight.id).where(Flight.est_arrival_airport == code, *in_range)
+    in_range = (
+        Flight.last_seen >= bindparam("start", type_=DateTime(timezone=True)),
+        Flight.last_seen <= bindparam("end", type_=DateTime(timezone=True)),
+    )
+    arrivals = select(Flight.id).where(Flight.est_arrival_airport == _CODE, *in_range)
     departures = select(Flight.id).where(
-        Flight.est_departure_airport == code, Flight.est_arrival_airport.is_distinct_from(code), *in_range
+        Flight.est_departure_airport == _CODE, Flight.est_arrival_airport.is_distinct_from(_CODE), *in_range
     )
     return select(func.count()).select_from(union_all(arrivals, departures).subquery("touching"))
 
 
-def last_statement(code: str) -> Select[Flight]:
+_AVERAGE = _average()
+
+
+def _page_parameters(code: str, limit: int, offset: int) -> dict[str, Any]:
+    return {"code": code.upper(), "depth": limit + offset, "limit": limit, "offset": offset}
+
+
+def flights_statement(code: str, kind: str | None, limit: int, offset: int) -> Select[Any]:
+    """The page query with its parameters bound (for EXPLAIN and tools; requests execute the
+    prebuilt statement with a parameter dict)."""
+    return _PAGES[kind].params(_page_parameters(code, limit, offset))
+
+
+def average_statement(code: str, start: datetime, end: datetime) -> Select[Any]:
+    return _AVERAGE.params(code=code.upper(), start=start, end=end)
+
+
+def last_statement(code: str) -> Select[Any]:
     return flights_statement(code, None, 1, 0)
 
 
-def list_flights(session: Session, code: str, kind: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
-    return [flight_view(f) for f in session.scalars(flights_statement(code, kind, limit, offset))]
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of :data:`VIEW_FIELDS` (a dict, in that order) as the API shows it."""
+    row["first_seen"] = row["first_seen"].isoformat()
+    row["last_seen"] = row["last_seen"].isoformat()
+    return row
 
 
-def average_per_day(session: Session, code: str, days: int, now: datetime) -> dict[str, Any]:
+def list_flights(reads: Reads, code: str, kind: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    return [_shown(row) for row in reads.rows(_PAGES[kind], _page_parameters(code, limit, offset))]
+
+
+def average_per_day(reads: Reads, code: str, days: int, now: datetime) -> dict[str, Any]:
     """Flights that touched the airport (arrived or departed) with last_seen in the last ``days``
     days, divided by ``days``."""
     code = code.upper()
-    total = session.scalar(average_statement(code, now - timedelta(days=days), now))
+    row = reads.first(_AVERAGE, {"code": code, "start": now - timedelta(days=days), "end": now})
+    total = next(iter(row.values())) if row else 0
     if not total:
         raise NotFound(f"no flights stored for {code} in the last {days} day(s)")
     return {"airport": code, "average_flights_per_day": round(total / days, 2), "days": days}
 
 
-def last_flight(session: Session, code: str) -> dict[str, Any]:
+def last_flight(reads: Reads, code: str) -> dict[str, Any]:
     code = code.upper()
-    flight = session.scalar(last_statement(code))
-    if flight is None:
+    row = reads.first(_PAGES[None], _page_parameters(code, 1, 0))
+    if row is None:
         raise NotFound(f"no flights stored for {code}")
-    return flight_view(flight)
+    return _shown(row)

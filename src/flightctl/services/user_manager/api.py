@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from flightctl.services.common import emails
-from flightctl.services.common.db import transaction
+from flightctl.services.common.db import Reads, transaction
 from flightctl.services.common.errors import InvalidInput
 from flightctl.services.common.http import json_body
 from flightctl.services.user_manager import idempotency, linking, service
@@ -25,8 +25,10 @@ def blueprint(
     now: Callable[[], datetime],
     metrics: UserMetrics,
     on_delete: Callable[[], None],
+    reads: Reads,
     link_ttl: timedelta = timedelta(seconds=LINK_TTL_SECONDS),
 ) -> Blueprint:
+    """``reads`` serves the one-user read (a prepared statement on an autocommit connection)."""
     bp = Blueprint("users", __name__)
 
     def idempotent(body: Any, action: Callable[[Session], tuple[int, dict[str, Any]]]) -> tuple[Response, int]:
@@ -75,8 +77,7 @@ def blueprint(
 
     @bp.get("/users/<path:email>")
     def get_user(email: str) -> Response:
-        with transaction(factory) as session:
-            return jsonify(service.user_view(service.get_user(session, email), masked=False))
+        return jsonify(service.find_user(reads, email))
 
     @bp.post("/users/telegram")
     def link_telegram() -> Response:

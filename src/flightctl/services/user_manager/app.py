@@ -18,6 +18,7 @@ from flightctl.services.common.grpcutil import (
     check_health,
     make_channel,
 )
+from flightctl.services.common.http import THREADS as HTTP_THREADS
 from flightctl.services.common.http import HttpServer, create_http_app
 from flightctl.services.common.pb import data_collector_pb2_grpc, user_pb2, user_pb2_grpc
 from flightctl.services.common.runtime import BackgroundLoop, Component, OnStop, serve
@@ -43,6 +44,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
     engine = db.make_engine(settings.database_url)
     db.migrate(engine, VERSIONS)
     factory = db.make_session_factory(engine)
+    read_engine = db.make_engine(settings.database_url, pool_size=HTTP_THREADS, autocommit=True)
     registry = CollectorRegistry()
     metrics = UserMetrics(registry)
     channel = make_channel(settings.data_collector_grpc_target)
@@ -84,6 +86,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
             now=now,
             metrics=metrics,
             on_delete=outbox.wake,
+            reads=db.Reads(read_engine),
             link_ttl=timedelta(seconds=settings.telegram_link_ttl_seconds),
         )
     )
@@ -99,7 +102,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
         ],
     )
     http = HttpServer(app, settings.http_host, settings.http_port)
-    resources = OnStop(channel.close, engine.dispose)
+    resources = OnStop(channel.close, engine.dispose, read_engine.dispose)
     return UserManager(app=app, components=[resources, grpc_server, outbox, cleanup, link_cleanup, http])
 
 
