@@ -46,12 +46,15 @@ UP_WITHIN = 420.0
 
 
 def flights_at(airport: str, count: int) -> list[dict[str, Any]]:
-    now = int(time.time())
+    """``count`` arrivals at ``airport`` on the latest complete UTC day: the collector fetches
+    whole past days, and the OpenSky double (like OpenSky's nightly batch) hides today's."""
+    base = int(time.time())
+    base -= base % 86400 + 36000  # 14:00 yesterday (UTC)
     return [
         make_flight(
             f"{airport.lower()}{i:02d}",
-            now - 7200 - i * 60,
-            now - 1800 - i * 60,
+            base - i * 60,
+            base + 5400 - i * 60,
             departure="EDDF",
             arrival=airport,
             callsign=f"T{airport}{i}",
