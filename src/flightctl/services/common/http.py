@@ -15,7 +15,7 @@ from typing import Any
 import cheroot.wsgi
 from flask import Flask, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from flightctl.services.common import auth, openapi
 from flightctl.services.common.errors import DomainError, InvalidInput
@@ -42,6 +42,10 @@ def error(message: str, status: int) -> tuple[Response, int]:
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object, else InvalidInput (400)."""
     raw = request.get_data(cache=True, parse_form_data=False)
+    if request.content_length is None and len(raw) >= MAX_BODY_BYTES:
+        # A chunked body (no Content-Length) is cut at the limit by the framework, which would
+        # then parse what is left: refuse it instead (one at exactly the limit too).
+        raise RequestEntityTooLarge()
     try:
         payload = json.loads(raw) if raw else None
     except (UnicodeDecodeError, ValueError):
