@@ -97,7 +97,7 @@ def test_gateway_tls_prefixes_and_json_errors(platform: Platform) -> None:
         )
         assert too_big.status_code == 413 and "error" in too_big.json()
     redirect = httpx.get(f"{platform.status['gateway_http']}/user-manager/ping", follow_redirects=False)
-    assert redirect.status_code == 301
+    assert redirect.status_code == 308
     assert redirect.headers["location"].startswith("https://127.0.0.1:")
 
 

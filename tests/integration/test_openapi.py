@@ -269,6 +269,21 @@ def test_user_manager_answers_match_the_document(checker: Checker) -> None:
     checker.call("DELETE", "/users/{email}", 400, path=f"/users/{other}")
     checker.call("DELETE", "/users/{email}", 422, path=f"/users/{email}", headers=gone)
     checker.call("DELETE", "/users/{email}", 401, path=f"/users/{email}", headers=key(), token=False)
+
+    made = checker.call("POST", "/tokens", 201, json={"scope": "write", "name": "openapi"}).json()
+    scoped = {"Authorization": f"Bearer {made['token']}"}
+    checker.call("DELETE", "/users/{email}", 403, path=f"/users/{email}", headers={**key(), **scoped})
+    checker.call("POST", "/tokens", 400, json={"scope": "root"})
+    checker.call("POST", "/tokens", 401, json={"scope": "read"}, token=False)
+    checker.call("POST", "/tokens", 403, json={"scope": "read"}, headers=scoped)
+    checker.call("POST", "/tokens", 413, content=b"{" + b" " * (1024 * 1024) + b"}")
+    checker.call("GET", "/tokens", 200)
+    checker.call("GET", "/tokens", 401, token=False)
+    checker.call("GET", "/tokens", 403, headers=scoped)
+    checker.call("DELETE", "/tokens/{token_id}", 403, path=f"/tokens/{made['id']}", headers=scoped)
+    checker.call("DELETE", "/tokens/{token_id}", 200, path=f"/tokens/{made['id']}")
+    checker.call("DELETE", "/tokens/{token_id}", 404, path="/tokens/999999")
+    checker.call("DELETE", "/tokens/{token_id}", 401, path=f"/tokens/{made['id']}", token=False)
     checker.assert_every_operation_exercised()
 
 

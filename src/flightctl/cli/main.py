@@ -14,7 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 # Typer renders help and errors with rich when it is installed; importing rich costs more than
 # the rest of the CLI together. Plain help is the default; TYPER_USE_RICH=1 brings rich back.
@@ -99,11 +99,29 @@ class LazyCommands(MutableMapping[str, Any]):
         return len(self.modules)
 
 
+# Click's UsageError as Typer ships it: Typer (0.29) vendors Click and exports only its
+# subclass BadParameter, so the class is found through that public one.
+USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def usage_error(exc: Exception) -> NoReturn:
+    """Report a usage error in one line (Click's own report is three: usage, hint, error) and
+    exit 2; a group called with nothing still shows its help."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        raise exc
+    context = getattr(exc, "ctx", None)
+    where = context.command_path if context is not None else PROG_NAME
+    message = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    typer.echo(f"error: {message} (`{where} -h` shows the usage)", err=True)
+    raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+
+
 class FlightctlGroup(TyperGroup):
     """The root group: commands from :data:`COMMANDS`, loaded when needed; errors mapped to exit
     codes in one place (docs/cli.md): a FlightctlError is one line on stderr and its exit code,
     Ctrl-C is 130, anything unexpected one line and 1 (a traceback only with
-    FLIGHTCTL_DEBUG=1). Usage errors keep Click's handling (exit 2)."""
+    FLIGHTCTL_DEBUG=1). A usage error (a bad option or argument, an unknown command) is one
+    line on stderr and exit 2, like every other error; a group given nothing shows its help."""
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
@@ -119,9 +137,17 @@ class FlightctlGroup(TyperGroup):
                 param.hidden = True
         return params
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except USAGE_ERROR as exc:
+            usage_error(exc)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except USAGE_ERROR as exc:
+            usage_error(exc)
         except FlightctlError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(exc.exit_code) from None

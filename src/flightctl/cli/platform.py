@@ -1,10 +1,11 @@
-"""Platform lifecycle: up, down, status, logs, certs, auth token, port-forward.
+"""Platform lifecycle: up, down, status, logs, certs, auth token (and scoped tokens), port-forward.
 
 Each command works on the platform of the current context (``ctx.obj.platform()``: local, kind
 or cluster) through one interface; --local / --kind / --kube-context only choose the context."""
 
 from __future__ import annotations
 
+import enum
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +18,13 @@ from flightctl.errors import FlightctlError, UsageError
 from flightctl.platform.interface import KIND_UP_TIMEOUT, LOCAL_UP_TIMEOUT
 
 cli = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
-auth = typer.Typer(name="auth", help="API token.", no_args_is_help=True)
+auth = typer.Typer(name="auth", help="API tokens.", no_args_is_help=True)
+token_commands = typer.Typer(
+    name="token",
+    help="Print the platform's bootstrap API token (scope admin); create, list and revoke scoped tokens.",
+    invoke_without_command=True,
+)
+auth.add_typer(token_commands)
 port_forward = typer.Typer(
     name="port-forward",
     help="kind, cluster: forward a local port on 127.0.0.1 to a service, the gateway or Prometheus "
@@ -225,13 +232,59 @@ def certs(
     emit({"certificate": str(cert), "key": str(key)}, ctx.obj.output)
 
 
-@auth.command("token")
+@token_commands.callback()
 def auth_token(ctx: typer.Context) -> None:
-    """Print the API token the platform runs with."""
+    """Without a subcommand: print the bootstrap API token the platform runs with (scope admin)."""
+    if ctx.invoked_subcommand is not None:
+        return
     token = ctx.obj.token()
     if not token:
         raise FlightctlError("no API token yet; `flightctl up --local` generates one")
     typer.echo(token)
+
+
+class Scope(enum.StrEnum):
+    read = "read"
+    write = "write"
+    admin = "admin"
+
+
+SCOPE_HELP = "read: GET; write: read and changes; admin: write, SLA config, user deletion, tokens"
+TOKEN_COLUMNS = ("id", "name", "scope", "created_at", "last_used_at", "revoked")
+
+
+@token_commands.command("create")
+def auth_token_create(
+    ctx: typer.Context,
+    scope: Annotated[Scope, typer.Option("--scope", help=SCOPE_HELP)],
+    name: Annotated[str | None, typer.Option("--name", help="what the token is for (default: '<scope> token')")] = None,
+) -> None:
+    """Create a scoped API token and print it, this once (only its SHA-256 is stored). Table
+    output prints the token alone on stdout; json and yaml the whole record."""
+    created = ctx.obj.users.create_token(scope.value, name)
+    if ctx.obj.output == "table":
+        ctx.obj.progress(
+            f"created API token {created['id']} ({created['scope']}, {created['name']!r}); "
+            "it is shown only this once: store it now"
+        )
+        typer.echo(created["token"])
+    else:
+        emit(created, ctx.obj.output)
+
+
+@token_commands.command("list")
+def auth_token_list(ctx: typer.Context) -> None:
+    """List the scoped API tokens (never the tokens themselves), revoked ones too."""
+    fmt = ctx.obj.output
+    emit(ctx.obj.users.list_tokens(), fmt, TOKEN_COLUMNS if fmt == "table" else None)
+
+
+@token_commands.command("revoke")
+def auth_token_revoke(
+    ctx: typer.Context, token_id: Annotated[int, typer.Argument(metavar="ID", help="the id `auth token list` shows")]
+) -> None:
+    """Revoke a scoped API token: every service refuses it within 5 seconds, no restart."""
+    emit(ctx.obj.users.revoke_token(token_id), ctx.obj.output)
 
 
 @port_forward.command("start")

@@ -1,4 +1,5 @@
-"""user-manager: users, their Telegram chats and the one-time codes that link a chat."""
+"""user-manager: users, their Telegram chats, the one-time codes that link a chat, and the scoped
+API tokens."""
 
 from __future__ import annotations
 
@@ -41,3 +42,18 @@ class UserManager(ServiceApi):
     def telegram_link_code(self, email: str, *, key: str | None = None) -> Any:
         """A one-time code the user sends to the bot (`/start CODE`) to link their chat."""
         return self._change("POST", "/users/telegram/link", {"email": email}, key)
+
+    # -- API tokens (admin): not journaled, so no token is ever written to the journal ------------
+    def create_token(self, scope: str, name: str | None = None) -> Any:
+        """A new token of ``scope``; the answer holds the token itself, shown this once."""
+        body: dict[str, Any] = {"scope": scope}
+        if name is not None:
+            body["name"] = name
+        return self.http.request("POST", "/tokens", json=body)[1]
+
+    def list_tokens(self) -> Any:
+        """Every token made (revoked ones too), never the tokens themselves."""
+        return self.http.get("/tokens")
+
+    def revoke_token(self, token_id: int) -> Any:
+        return self.http.request("DELETE", f"/tokens/{token_id}")[1]

@@ -72,10 +72,26 @@ def locations() -> str:
         f"            proxy_pass http://{upstream_name(service)}/;\n"
         "        }\n"
         f"        location = /{prefix} {{\n"
-        f"            return 301 /{prefix}/;\n"
+        f"            return 308 /{prefix}/;\n"
         "        }"
         for service, prefix in GATEWAY_PREFIXES.items()
     )
+
+
+MUTATIONS_PER_SECOND = 100
+"""The default rate limit of mutating requests per client address (POST, PUT, PATCH, DELETE):
+well above what `flightctl loadtest` with 100 users sends from its one address (about 35 a
+second), far below what would let one client flood the databases."""
+SECURITY_HEADERS = (
+    ("Strict-Transport-Security", '"max-age=31536000"'),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+)
+
+
+def security_headers(indent: str) -> str:
+    """The headers every HTTPS answer carries (``always``: error answers too)."""
+    return "\n".join(f"{indent}add_header {name} {value} always;" for name, value in SECURITY_HEADERS)
 
 
 def render(
@@ -91,10 +107,14 @@ def render(
     access_log: str | Path,
     temp_dir: str | Path,
     user_directive: str = "",
+    mutations_per_second: int = MUTATIONS_PER_SECOND,
 ) -> str:
     """The gateway configuration. ``upstream(service)`` is the service's ``host:port``;
     ``https_port_suffix`` is what the HTTP redirect appends to the host (``:18404`` locally,
-    empty where HTTPS is on port 443)."""
+    empty where HTTPS is on port 443); ``mutations_per_second`` is the rate limit of mutating
+    requests per client address (bursts of twice that pass at once)."""
+    if mutations_per_second < 1:
+        raise ValueError("the rate limit of mutating requests must be at least 1 a second")
     prefixes = list(GATEWAY_PREFIXES.values())
     return fill(
         deploy.path(*TEMPLATE).read_text(),
@@ -112,6 +132,10 @@ def render(
         locations=locations(),
         prefix_list=", ".join(f'"/{p}/"' for p in prefixes),
         prefix_names=", ".join(f"/{p}/" for p in prefixes),
+        mutation_rate=mutations_per_second,
+        mutation_burst=2 * mutations_per_second,
+        security_headers=security_headers(" " * 8),
+        security_headers_inner=security_headers(" " * 12),
     )
 
 

@@ -9,11 +9,23 @@ from pathlib import Path
 
 from flightctl.deploy import gateway
 from flightctl.deploy.gateway import fill
-from flightctl.errors import PrerequisiteMissing
+from flightctl.errors import FlightctlError, PrerequisiteMissing
 from flightctl.platform.layout import Home, State
 
 __all__ = ["MATCH", "binary", "command", "fill", "render"]
 MATCH = "nginx: master process"
+RATE_LIMIT_VARIABLE = "FLIGHTCTL_GATEWAY_RATE_LIMIT"
+"""Mutating requests a second per client address that the local gateway lets through (read at
+`up`; default :data:`flightctl.deploy.gateway.MUTATIONS_PER_SECOND`)."""
+
+
+def mutations_per_second() -> int:
+    raw = os.environ.get(RATE_LIMIT_VARIABLE, "").strip()
+    if not raw:
+        return gateway.MUTATIONS_PER_SECOND
+    if not raw.isdigit() or int(raw) < 1:
+        raise FlightctlError(f"{RATE_LIMIT_VARIABLE} must be a whole number of requests a second, at least 1")
+    return int(raw)
 
 
 def binary() -> str:
@@ -40,6 +52,7 @@ def render(home: Home, state: State, cert: Path, key: Path) -> Path:
         access_log=home.logs / "nginx-access.log",
         temp_dir=prefix / "tmp",
         user_directive="user www-data;" if os.geteuid() == 0 else "",
+        mutations_per_second=mutations_per_second(),
     )
     conf = prefix / "nginx.conf"
     conf.write_text(text)

@@ -212,6 +212,8 @@ class Detector:
             "PROMETHEUS_URL": prometheus_url,
             "SLA_CONFIG_PATH": str(self.config_path),
             "PROMETHEUS_TIMEOUT_SECONDS": "1",
+            # No user-manager in the lab: only the bootstrap token (LAB_TOKEN) is accepted.
+            "USER_MANAGER_GRPC_TARGET": "127.0.0.1:1",
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {LAB_TOKEN}"}, timeout=10)

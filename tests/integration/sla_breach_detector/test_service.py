@@ -177,3 +177,18 @@ def test_the_default_config_is_accepted_and_quiet_on_a_healthy_platform(
                 value = float(series["value"][1])
                 if math.isfinite(value):
                     assert rule["min"] <= value <= rule["max"], (rule["name"], series)
+
+
+def test_replacing_the_rules_replaces_the_stats(platform: Platform, sla_client: httpx.Client) -> None:
+    before = sla_client.get("/sla/config").json()
+    try:
+        assert sla_client.post("/sla/config", json=VALID).status_code == 200
+        assert set(sla_client.get("/breach/stats").json()) == {"up_ratio", "in_flight"}
+        only = {**VALID, "metrics": [{**VALID["metrics"][0], "name": "up_only"}]}
+        assert sla_client.post("/sla/config", json=only).status_code == 200
+        # At once, and still after the next check has run under the new rules.
+        assert set(sla_client.get("/breach/stats").json()) == {"up_only"}
+        assert wait_until(lambda: sla_client.get("/breach/stats").json()["up_only"]["last_check"], 40)
+        assert set(sla_client.get("/breach/stats").json()) == {"up_only"}
+    finally:
+        assert sla_client.post("/sla/config", json=before).status_code == 200

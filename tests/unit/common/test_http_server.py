@@ -72,3 +72,33 @@ def test_the_server_names_the_service() -> None:
         assert answer.startswith(b"HTTP/1.1 200") and b"\r\nServer: named\r\n" in answer
     finally:
         server.stop()
+
+
+def test_a_chunked_body_is_read_and_one_over_the_limit_is_a_413() -> None:
+    from collections.abc import Iterator
+
+    import httpx
+    from prometheus_client import CollectorRegistry
+
+    from flightctl.services.common.http import MAX_BODY_BYTES, create_http_app, json_body
+
+    app = create_http_app("chunked", api_token=None, registry=CollectorRegistry(), health=dict)
+    app.add_url_rule("/echo", view_func=lambda: json_body(), methods=["POST"])
+    server = serve(app)
+
+    def pieces(*parts: bytes) -> Iterator[bytes]:
+        yield from parts
+
+    def spaces(size: int) -> Iterator[bytes]:
+        for start in range(0, size, 65536):
+            yield b" " * min(65536, size - start)
+
+    try:
+        url = f"http://127.0.0.1:{server.port}/echo"
+        assert httpx.post(url, content=pieces(b'{"a": ', b"1}")).json() == {"a": 1}  # no Content-Length
+        for size in (MAX_BODY_BYTES + 1, 8 * MAX_BODY_BYTES):
+            answer = httpx.post(url, content=spaces(size), timeout=10)
+            assert answer.status_code == 413  # not parsed once cut at the limit (that was a 400)
+            assert answer.json() == {"error": f"the request body is larger than {MAX_BODY_BYTES} bytes"}
+    finally:
+        server.stop()

@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_the_committed_configuration_is_the_template_rendered_for_the_cluster() 
 # The lines whose values the template leaves open (addresses, files, upstreams, the redirect's port).
 OPEN_VALUES = re.compile(
     r"^\s*(#|user |pid |error_log |access_log |\w+_temp_path |listen |ssl_certificate|server [\w.:-]+;|"
-    r"return 301 https://\$host)"
+    r"return 308 https://\$host)"
 )
 
 
@@ -142,6 +143,19 @@ def test_the_ingress_component_passes_everything_to_the_gateway(tmp_path: Path) 
     assert path["backend"]["service"] == {"name": "gateway", "port": {"name": "https"}}
 
 
+def test_the_ingress_redirects_http_with_308() -> None:
+    """ingress-nginx's HTTP to HTTPS redirect (ssl-redirect, force-ssl-redirect) answers with
+    its ConfigMap's ``http-redirect-code``, 308 unless set: the vendored controller sets none."""
+    import yaml
+
+    ingress = yaml.safe_load((KUBERNETES_DIR / "components" / "ingress-nginx" / "ingress.yaml").read_text())
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
+    vendored = yaml.safe_load_all((KUBERNETES_DIR / "vendor" / "ingress-nginx" / "deploy.yaml").read_text())
+    config_maps = [m for m in vendored if m and m["kind"] == "ConfigMap"]
+    (controller,) = [m for m in config_maps if m["metadata"]["name"] == "ingress-nginx-controller"]
+    assert "http-redirect-code" not in (controller.get("data") or {})
+
+
 # ---- the committed configuration, run by NGINX ---------------------------------------------
 
 
@@ -162,14 +176,17 @@ class Upstream(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
     def log_message(self, *_args: Any) -> None:
         pass
 
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def running(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """The committed nginx.conf, started by the real NGINX with its addresses and file
-    locations moved here: user-manager at a local stand-in, the other upstreams unreachable."""
+    locations moved here: user-manager at a local stand-in, the other upstreams unreachable.
+    Parametrized indirectly with a rate (``"1r/m"``), the rate limit is that, with a burst of 2."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     closed = free_port()  # nothing listens there: the 502 path
@@ -188,6 +205,12 @@ def running(tmp_path: Path) -> Iterator[dict[str, Any]]:
         ("server sla-breach-detector:8080;", f"server 127.0.0.1:{closed};", 1),
         ("server alert-notifier:8080;", f"server 127.0.0.1:{closed};", 1),
     ]
+    rate = getattr(request, "param", None)
+    if rate is not None:
+        moves += [
+            (f"rate={gateway.MUTATIONS_PER_SECOND}r/s;", f"rate={rate};", 1),
+            (f"burst={2 * gateway.MUTATIONS_PER_SECOND} nodelay;", "burst=2 nodelay;", 1),
+        ]
     for old, new, count in moves:
         assert text.count(old) == count, f"the committed nginx.conf changed shape: {old!r}"
         text = text.replace(old, new)
@@ -245,7 +268,7 @@ def test_the_cluster_gateway_routes_redirects_and_answers_json(running: dict[str
     assert json.loads(body) == {"path": "/users/ada@example.com?page=2", "prefix": "/user-manager", "proto": "https"}
 
     status, headers, _body = request(running, "GET", "/user-manager")
-    assert (status, headers["location"].rpartition(":")[2].split("/", 1)[1]) == (301, "user-manager/")
+    assert (status, headers["location"].rpartition(":")[2].split("/", 1)[1]) == (308, "user-manager/")
 
     status, _headers, body = request(running, "GET", "/elsewhere")
     assert status == 404 and "services are under /user-manager/" in json.loads(body)["error"]
@@ -260,14 +283,67 @@ def test_the_cluster_gateway_routes_redirects_and_answers_json(running: dict[str
     assert status == 413 and json.loads(body) == {"error": "the request body is larger than 1 MiB"}
 
 
-def test_http_is_redirected_to_https(running: dict[str, Any]) -> None:
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+def test_http_is_redirected_to_https_keeping_the_method(running: dict[str, Any], method: str) -> None:
+    # 308, never 301 or 302: a client that follows the redirect sends the same method and body
+    # again, so a POST or DELETE over plain HTTP never turns into a GET that "succeeds".
     # The HTTP port: to HTTPS on the Service's port 443 (Kind publishes it as 127.0.0.1:443).
-    status, headers, _body = request(running, "GET", "/data-collector/flights", tls=False, Host="localhost")
-    assert (status, headers["location"]) == (301, "https://localhost/data-collector/flights")
+    status, headers, _body = request(running, method, "/data-collector/flights", tls=False, Host="localhost")
+    assert (status, headers["location"]) == (308, "https://localhost/data-collector/flights")
     # Plain HTTP to the HTTPS port (a port-forward of it): to HTTPS at the same address.
     address = f"127.0.0.1:{running['https']}"
-    status, headers, _body = request(running, "GET", "/x?y=1", tls=False, port=running["https"], Host=address)
-    assert (status, headers["location"]) == (301, f"https://{address}/x?y=1")
+    status, headers, _body = request(running, method, "/x?y=1", tls=False, port=running["https"], Host=address)
+    assert (status, headers["location"]) == (308, f"https://{address}/x?y=1")
+
+
+SECURITY_HEADERS = {
+    "strict-transport-security": "max-age=31536000",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+}
+
+
+def test_every_https_answer_carries_the_security_headers(running: dict[str, Any]) -> None:
+    for method, path in [
+        ("GET", "/"),  # the gateway's own answer
+        ("GET", "/user-manager/ping"),  # a proxied one
+        ("GET", "/user-manager"),  # a redirect
+        ("GET", "/elsewhere"),  # 404
+        ("GET", "/notifier/notifications"),  # 502
+    ]:
+        _status, headers, _body = request(running, method, path)
+        assert {name: headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS, path
+    status, headers, _body = request(running, "POST", "/user-manager/users", Content_Length=str(1024 * 1024 + 1))
+    assert status == 413 and {name: headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+
+
+def test_only_tls_1_2_and_newer_are_accepted(running: dict[str, Any]) -> None:
+    assert re.findall(r"^\s*ssl_protocols (.*);", gateway.cluster_config_file().read_text(), re.MULTILINE) == [
+        "TLSv1.2 TLSv1.3"
+    ]
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        context = ssl.create_default_context(cafile=str(running["cert"]))
+        context.minimum_version = context.maximum_version = version
+        connection = http.client.HTTPSConnection("127.0.0.1", running["https"], context=context, timeout=10)
+        try:
+            connection.request("GET", "/")
+            assert connection.getresponse().status == 200
+        finally:
+            connection.close()
+    # A client that offers TLS 1.1 at most (allowed on its side: security level 0) is refused
+    # by the server: a protocol-version alert, not a client-side refusal.
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
+    old.set_ciphers("ALL:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLSVersion.TLSv1_1 itself is deprecated
+        old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+    connection = http.client.HTTPSConnection("127.0.0.1", running["https"], context=old, timeout=10)
+    try:
+        with pytest.raises(ssl.SSLError, match=r"(?i)protocol.version"):
+            connection.request("GET", "/")
+    finally:
+        connection.close()
 
 
 def test_the_access_log_goes_to_stdout_without_personal_data(running: dict[str, Any]) -> None:
@@ -276,3 +352,19 @@ def test_the_access_log_goes_to_stdout_without_personal_data(running: dict[str, 
     line = next(line for line in running["log"].read_text().splitlines() if "/users/" in line)
     assert '"GET /user-manager/users/<email>" 200' in line
     assert "ada" not in line and "?" not in line
+
+
+@pytest.mark.parametrize("running", ["1r/m"], indirect=True)
+def test_mutating_requests_are_rate_limited_per_address_with_a_json_429(running: dict[str, Any]) -> None:
+    # A burst of 2 passes (and the one request a minute the rate allows): then 429.
+    answers = [request(running, "POST", "/user-manager/users", Content_Length="0") for _ in range(4)]
+    assert [status for status, _headers, _body in answers[:3]] == [200, 200, 200]
+    status, headers, body = answers[3]
+    assert status == 429 and headers["content-type"] == "application/json"
+    assert headers["retry-after"] == "1"
+    assert json.loads(body) == {"error": "too many changes from this address; retry after 1 second"}
+    assert {name: headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+    for method in ("PUT", "PATCH", "DELETE"):
+        assert request(running, method, "/user-manager/users/ada@example.com", Content_Length="0")[0] == 429
+    # Reads are never limited.
+    assert [request(running, "GET", "/user-manager/users")[0] for _ in range(5)] == [200] * 5

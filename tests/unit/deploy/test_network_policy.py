@@ -134,6 +134,7 @@ ALLOWED = [
     ("kafka", "kafka", 9093),
     ("data-collector", "user-manager", 50051),
     ("alert-notifier", "user-manager", 50051),
+    ("sla-breach-detector", "user-manager", 50051),  # scoped API tokens (AuthenticateToken)
     ("user-manager", "data-collector", 50051),
     *[("prometheus", service, 8080) for service in SERVICES],
     ("prometheus", "prometheus", 9090),
@@ -157,7 +158,7 @@ DENIED = [
     ("user-manager", "kafka", 9092),
     ("alert-system", "kafka", 9093),
     ("alert-system", "user-manager", 50051),
-    ("sla-breach-detector", "user-manager", 50051),
+    ("sla-breach-detector", "data-collector", 50051),
     ("alert-notifier", "data-collector", 50051),
     ("alert-system", "prometheus", 9090),
     ("user-manager", "alert-system", 8080),

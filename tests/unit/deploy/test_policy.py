@@ -310,6 +310,7 @@ def test_service_environment_follows_the_contract(manifests: list[Manifest]) -> 
         assert "API_TOKEN" in env[name]
     assert env["data-collector"]["USER_MANAGER_GRPC_TARGET"]["value"] == "user-manager:50051"
     assert env["alert-notifier"]["USER_MANAGER_GRPC_TARGET"]["value"] == "user-manager:50051"
+    assert env["sla-breach-detector"]["USER_MANAGER_GRPC_TARGET"]["value"] == "user-manager:50051"
     assert env["user-manager"]["DATA_COLLECTOR_GRPC_TARGET"]["value"] == "data-collector:50051"
     assert env["sla-breach-detector"]["PROMETHEUS_URL"]["value"] == "http://prometheus:9090"
 

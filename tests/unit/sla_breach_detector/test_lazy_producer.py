@@ -54,6 +54,7 @@ def test_the_service_starts_without_a_reachable_broker(tmp_path: Path) -> None:
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
             "PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}",
             "SLA_CONFIG_PATH": str(config),
+            "USER_MANAGER_GRPC_TARGET": f"127.0.0.1:{free_port()}",
             "API_TOKEN": "t",
         }
     )

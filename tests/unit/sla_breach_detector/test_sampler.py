@@ -238,7 +238,22 @@ def test_a_new_config_applies_from_the_next_check(h: Harness) -> None:
     h.config = SlaConfig(metrics=(stricter,), t_check=30, extra_settings={})
     h.sampler.run_check()
     assert [m["threshold_violated"] for m in h.publisher.sent] == [0.4]
-    assert set(h.stats.snapshot()) == {"latency", "free_ratio"}  # counts since start are kept
+    stats = h.stats.snapshot()
+    assert set(stats) == {"latency"}  # free_ratio left the config, and the statistics
+    assert stats["latency"]["high_breaches"] == 1  # a metric kept by name keeps its counts
+
+
+def test_a_replaced_config_drops_the_removed_metrics_from_the_stats() -> None:
+    stats = BreachStats()
+    stats.track(SlaConfig(metrics=(LATENCY, FREE), t_check=30, extra_settings={}))
+    stats.record("free_ratio", checked_at="2026-01-01T00:00:00+00:00", value=0.1)
+    stats.record_breach("free_ratio", "low")
+    stats.track(SlaConfig(metrics=(LATENCY,), t_check=30, extra_settings={}))
+    assert set(stats.snapshot()) == {"latency"}
+    # A check that started under the old config finishes late: it does not bring the metric back.
+    stats.record("free_ratio", checked_at="2026-01-01T00:00:30+00:00", value=0.1)
+    stats.record_breach("free_ratio", "low")
+    assert set(stats.snapshot()) == {"latency"}
 
 
 def test_stats_list_configured_metrics_before_the_first_check() -> None:

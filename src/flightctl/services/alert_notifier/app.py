@@ -31,6 +31,7 @@ from flightctl.services.common.locks import AdvisoryLock
 from flightctl.services.common.metrics import KafkaMetrics
 from flightctl.services.common.pb import user_pb2_grpc
 from flightctl.services.common.runtime import Component, OnStop, serve
+from flightctl.services.common.token_client import cached_grpc_lookup
 
 log = logging.getLogger(__name__)
 NAME = Settings.SERVICE
@@ -137,7 +138,9 @@ def create_app(
             "user-manager": check_health(channel),
         }
 
-    app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
+    app = create_http_app(
+        NAME, api_token=settings.api_token, registry=registry, health=health, tokens=cached_grpc_lookup(channel)
+    )
     app.register_blueprint(api.blueprint(factory, profile))
     http = HttpServer(app, settings.http_host, settings.http_port, threads=4)
     resources = OnStop(lambda: producer.close(timeout=10), channel.close, engine.dispose)

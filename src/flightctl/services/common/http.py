@@ -1,9 +1,9 @@
-"""The HTTP app factory every service uses: JSON errors, bearer auth, metrics, /ping, /health,
-/metrics, /openapi.json, a 1 MiB body limit, and a production WSGI server (cheroot) to run it."""
+"""The HTTP app factory every service uses: JSON errors, bearer auth with scoped tokens
+(flightctl.services.common.auth), metrics, /ping, /health, /metrics, /openapi.json, a 1 MiB body
+limit, and a production WSGI server (cheroot) to run it."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 import cheroot.wsgi
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from flightctl.services.common import openapi
+from flightctl.services.common import auth, openapi
 from flightctl.services.common.errors import DomainError, InvalidInput
 from flightctl.services.common.metrics import HttpMetrics
 
@@ -42,6 +42,10 @@ def error(message: str, status: int) -> tuple[Response, int]:
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object, else InvalidInput (400)."""
     raw = request.get_data(cache=True, parse_form_data=False)
+    if request.content_length is None and len(raw) >= MAX_BODY_BYTES:
+        # A chunked body (no Content-Length) is cut at the limit by the framework, which would
+        # then parse what is left: refuse it instead (one at exactly the limit too).
+        raise RequestEntityTooLarge()
     try:
         payload = json.loads(raw) if raw else None
     except (UnicodeDecodeError, ValueError):
@@ -78,12 +82,15 @@ def create_http_app(
     api_token: str | None,
     registry: CollectorRegistry,
     health: HealthCheck,
+    tokens: auth.Lookup | None = None,
 ) -> Flask:
+    """``api_token`` is the bootstrap token (admin; None: no authentication at all);
+    ``tokens`` looks scoped tokens up (None: only the bootstrap token is accepted)."""
     app = Flask(service, static_folder=None)  # no /static route: a service serves no files
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics = HttpMetrics(registry)
-    token = api_token.encode() if api_token else None
+    authenticator = auth.Authenticator(api_token, tokens)
     # The label children of the request metrics, looked up once per label set (labels() takes
     # a lock and checks its arguments on every call).
     in_progress: dict[str, Any] = {}
@@ -101,10 +108,10 @@ def create_http_app(
         gauge(request.method).inc()
         g.counted = True
         path = request.path
-        if token is not None and path not in OPEN_PATHS:
-            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token):
-                return error("a valid API token is required (Authorization: Bearer <token>)", 401)
+        if authenticator.enabled and path not in OPEN_PATHS:
+            refused = _authorize(authenticator)
+            if refused is not None:
+                return refused
         if CONTROL_CHARACTERS.search(path):
             return error("the path must not contain control characters", 400)
         if request.query_string and _has_nul(request.args.to_dict(flat=False)):
@@ -177,6 +184,27 @@ def create_http_app(
         return jsonify(described), 200
 
     return app
+
+
+def _authorize(authenticator: auth.Authenticator) -> tuple[Response, int] | None:
+    """None when the request's bearer token may make it; else the 401, 403 or 503 answer. The
+    token itself is never logged nor echoed."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
+        return error("a valid API token is required (Authorization: Bearer <token>)", 401)
+    try:
+        principal = authenticator.authenticate(given)
+    except auth.StoreUnavailable:
+        return error("the API token cannot be checked now (user-manager is unreachable); retry later", 503)
+    if principal is None:
+        return error("the API token is not valid (unknown or revoked)", 401)
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    needed = auth.needed_scope(request.method, view)
+    if not auth.allows(principal.scope, needed):
+        return error(f"this API token's scope ({principal.scope}) does not allow this request: it needs {needed}", 403)
+    g.token_id = principal.token_id
+    return None
 
 
 class _CherootServer(cheroot.wsgi.Server):

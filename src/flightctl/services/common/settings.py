@@ -141,9 +141,10 @@ class BaseSettings:
         parse=optional(str),
         secret=True,
         set_by=SetBy.FLIGHTCTL,
-        help="Bearer token every HTTP API call must carry (/ping, /health and /metrics are open); unset: no "
-        "authentication. flightctl generates it (`flightctl auth token` prints it); on Kubernetes a value in "
-        "the environment or .env is used instead.",
+        help="The bootstrap API token (scope admin): every HTTP API call must carry it or a scoped token made "
+        "with `flightctl auth token create` (/ping, /health and /metrics are open); unset: no authentication. "
+        "flightctl generates it (`flightctl auth token` prints it); on Kubernetes a value in the environment or "
+        ".env is used instead.",
     )
 
     @classmethod

@@ -28,6 +28,7 @@ from flightctl.services.common.http import HttpServer, create_http_app
 from flightctl.services.common.kafka import Outgoing, broker_reachable, make_producer, send_all
 from flightctl.services.common.pb import data_collector_pb2_grpc, user_pb2, user_pb2_grpc
 from flightctl.services.common.runtime import BackgroundLoop, Component, OnStop, serve
+from flightctl.services.common.token_client import cached_grpc_lookup
 from flightctl.services.data_collector import api
 from flightctl.services.data_collector.collector import Collector, step
 from flightctl.services.data_collector.grpc_service import DataCollectorServicer
@@ -151,7 +152,9 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
             "live": None if live_loop.is_alive() else "not running",
         }
 
-    app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
+    app = create_http_app(
+        NAME, api_token=settings.api_token, registry=registry, health=health, tokens=cached_grpc_lookup(channel)
+    )
     app.register_blueprint(
         api.blueprint(
             factory,

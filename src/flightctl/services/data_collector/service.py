@@ -28,7 +28,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flightctl.services.common.db import Reads
@@ -92,10 +91,6 @@ def live_flag(value: Any) -> bool:
     return value
 
 
-def kind_of(interest: Interest) -> str:
-    return "live traffic" if interest.live else "daily flights"
-
-
 def interest_view(interest: Interest) -> dict[str, Any]:
     return {
         "airport_code": interest.airport_code,
@@ -132,14 +127,19 @@ def add_interest(
     check_order(high, low)
     if not user_exists(address):
         raise NotFound(f"user {address} does not exist")
-    interest = Interest(user_email=address, airport_code=code, high_value=high, low_value=low, live=live)
-    try:
-        with session.begin_nested():
-            session.add(interest)
-    except IntegrityError:
-        kind = kind_of(interest)
-        raise Conflict(f"{address} already has a {kind} interest in {code}: change its thresholds instead") from None
-    return {"message": "Interest added successfully", "email": address, **interest_view(interest)}
+    # ON CONFLICT DO NOTHING: an interest that exists is an expected answer (409), not an error
+    # PostgreSQL would log with the statement for every such request.
+    added = session.scalar(
+        insert(Interest)
+        .values(user_email=address, airport_code=code, high_value=high, low_value=low, live=live)
+        .on_conflict_do_nothing(constraint="uq_interest_user_airport_kind")
+        .returning(Interest.id)
+    )
+    kind = "live traffic" if live else "daily flights"
+    if added is None:
+        raise Conflict(f"{address} already has a {kind} interest in {code}: change its thresholds instead")
+    view = {"airport_code": code, "high_value": high, "low_value": low, "live": live}
+    return {"message": "Interest added successfully", "email": address, **view}
 
 
 def update_interest(session: Session, payload: dict[str, Any], airports: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from flightctl.services.common import auth
 from flightctl.services.common.http import json_body
 from flightctl.services.sla_breach_detector import service
 from flightctl.services.sla_breach_detector.config import ConfigStore
@@ -18,6 +19,7 @@ def blueprint(store: ConfigStore, stats: BreachStats, prometheus: service.Promet
         return jsonify(store.current().to_dict())
 
     @bp.post("/sla/config")
+    @auth.requires(auth.ADMIN)
     def post_config() -> Response:
         return jsonify(service.update_config(store, json_body(), prometheus))
 

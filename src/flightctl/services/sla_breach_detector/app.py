@@ -15,9 +15,11 @@ from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from flightctl.services.common.clock import utcnow
+from flightctl.services.common.grpcutil import make_channel
 from flightctl.services.common.http import HttpServer, create_http_app
 from flightctl.services.common.kafka import SLA_BREACH, Outgoing, broker_reachable, make_producer, send_all
 from flightctl.services.common.runtime import Component, OnStop, serve
+from flightctl.services.common.token_client import cached_grpc_lookup
 from flightctl.services.sla_breach_detector import api
 from flightctl.services.sla_breach_detector.config import ConfigStore, SlaConfig, load_config_file
 from flightctl.services.sla_breach_detector.metrics import SlaMetrics
@@ -90,10 +92,13 @@ def create_app(
             "kafka": broker_reachable(settings.kafka_bootstrap_servers),
         }
 
-    app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
+    channel = make_channel(settings.user_manager_grpc_target)  # scoped API tokens are looked up there
+    app = create_http_app(
+        NAME, api_token=settings.api_token, registry=registry, health=health, tokens=cached_grpc_lookup(channel)
+    )
     app.register_blueprint(api.blueprint(store, stats, prometheus))
     http = HttpServer(app, settings.http_host, settings.http_port)
-    resources = OnStop(sampler.close, prometheus.close, lambda: producer.close(timeout=10))
+    resources = OnStop(sampler.close, prometheus.close, lambda: producer.close(timeout=10), channel.close)
     return SlaBreachDetector(
         app=app,
         store=store,

@@ -59,18 +59,25 @@ class BreachStats:
     """Per-metric counts since the process started (GET /breach/stats). Thread-safe.
 
     ``last_value`` is the latest usable value of the metric; when its query returns several
-    series it is the largest of them. A metric that left the config keeps its counts."""
+    series it is the largest of them. Only the current config's metrics are listed: a metric
+    that leaves the config leaves the statistics (a metric kept by name keeps its counts), and a
+    check that started under the old config records nothing for it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._metrics: dict[str, _MetricStats] = {}
+        self._tracked: frozenset[str] | None = None  # None until the first track(): record all
 
-    def _entry(self, name: str) -> _MetricStats:
+    def _entry(self, name: str) -> _MetricStats | None:
+        if self._tracked is not None and name not in self._tracked:
+            return None
         return self._metrics.setdefault(name, _MetricStats())
 
     def track(self, config: SlaConfig) -> None:
-        """Show every configured metric, even before its first check."""
+        """Show every metric of ``config``, even before its first check, and only those."""
         with self._lock:
+            self._tracked = frozenset(rule.name for rule in config.metrics)
+            self._metrics = {name: entry for name, entry in self._metrics.items() if name in self._tracked}
             for rule in config.metrics:
                 self._entry(rule.name)
 
@@ -85,6 +92,8 @@ class BreachStats:
     ) -> None:
         with self._lock:
             entry = self._entry(name)
+            if entry is None:
+                return
             entry.last_check = checked_at
             if value is not None:
                 entry.last_value = value
@@ -94,6 +103,8 @@ class BreachStats:
     def record_breach(self, name: str, breach_type: str) -> None:
         with self._lock:
             entry = self._entry(name)
+            if entry is None:
+                return
             if breach_type == "low":
                 entry.low_breaches += 1
             else:

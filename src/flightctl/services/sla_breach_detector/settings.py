@@ -5,11 +5,19 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from flightctl.services.common.settings import BaseSettings, KafkaSettings, SetBy, env, positive, url
+from flightctl.services.common.settings import (
+    BaseSettings,
+    KafkaSettings,
+    SetBy,
+    UserManagerClientSettings,
+    env,
+    positive,
+    url,
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Settings(BaseSettings, KafkaSettings):
+class Settings(BaseSettings, KafkaSettings, UserManagerClientSettings):
     SERVICE: ClassVar[str] = "sla-breach-detector"
 
     prometheus_url: str = env(

@@ -9,11 +9,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
 
-from flightctl.services.common import emails
+from flightctl.services.common import auth, emails
 from flightctl.services.common.db import Reads, transaction
 from flightctl.services.common.errors import InvalidInput
 from flightctl.services.common.http import json_body
-from flightctl.services.user_manager import idempotency, linking, service
+from flightctl.services.user_manager import idempotency, linking, service, tokens
 from flightctl.services.user_manager.metrics import UserMetrics
 from flightctl.services.user_manager.settings import LINK_TTL_SECONDS
 
@@ -27,8 +27,10 @@ def blueprint(
     on_delete: Callable[[], None],
     reads: Reads,
     link_ttl: timedelta = timedelta(seconds=LINK_TTL_SECONDS),
+    on_revoke: Callable[[], None] = lambda: None,
 ) -> Blueprint:
-    """``reads`` serves the one-user read (a prepared statement on an autocommit connection)."""
+    """``reads`` serves the one-user read (a prepared statement on an autocommit connection);
+    ``on_revoke`` runs after a token is revoked (user-manager drops its cached answers)."""
     bp = Blueprint("users", __name__)
 
     def idempotent(body: Any, action: Callable[[Session], tuple[int, dict[str, Any]]]) -> tuple[Response, int]:
@@ -62,6 +64,7 @@ def blueprint(
         return idempotent(payload, lambda s: service.create_user(s, payload))
 
     @bp.delete("/users/<path:email>")
+    @auth.requires(auth.ADMIN)
     def delete_user(email: str) -> tuple[Response, int]:
         if len(email) > emails.MAX_LENGTH:  # no such user can exist; refused before a key is stored
             raise InvalidInput(f"the email is longer than {emails.MAX_LENGTH} characters")
@@ -93,5 +96,27 @@ def blueprint(
         with transaction(factory) as session:
             body = linking.create_link_code(session, payload, now=now(), ttl=link_ttl)
         return jsonify(body), 201
+
+    # -- API tokens (admin): no Idempotency-Key, so no stored answer ever holds a token --------
+    @bp.post("/tokens")
+    @auth.requires(auth.ADMIN)
+    def create_token() -> tuple[Response, int]:
+        payload = json_body()
+        with transaction(factory) as session:
+            return jsonify(tokens.create_token(session, payload, now())), 201
+
+    @bp.get("/tokens")
+    @auth.requires(auth.ADMIN)
+    def list_tokens() -> Response:
+        with transaction(factory) as session:
+            return jsonify(tokens.list_tokens(session))
+
+    @bp.delete("/tokens/<int:token_id>")
+    @auth.requires(auth.ADMIN)
+    def revoke_token(token_id: int) -> Response:
+        with transaction(factory) as session:
+            body = tokens.revoke_token(session, token_id, now())
+        on_revoke()
+        return jsonify(body)
 
     return bp

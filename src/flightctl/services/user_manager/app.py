@@ -9,8 +9,9 @@ from pathlib import Path
 
 from flask import Flask
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import SQLAlchemyError
 
-from flightctl.services.common import db
+from flightctl.services.common import auth, db
 from flightctl.services.common.clock import utcnow
 from flightctl.services.common.grpcutil import (
     DEFAULT_DEADLINE_SECONDS,
@@ -22,7 +23,7 @@ from flightctl.services.common.http import THREADS as HTTP_THREADS
 from flightctl.services.common.http import HttpServer, create_http_app
 from flightctl.services.common.pb import data_collector_pb2_grpc, user_pb2, user_pb2_grpc
 from flightctl.services.common.runtime import BackgroundLoop, Component, OnStop, serve
-from flightctl.services.user_manager import api, idempotency, linking, service
+from flightctl.services.user_manager import api, idempotency, linking, service, tokens
 from flightctl.services.user_manager.grpc_service import UserServicer
 from flightctl.services.user_manager.metrics import UserMetrics
 from flightctl.services.user_manager.settings import Settings
@@ -78,7 +79,15 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
             "outbox-worker": None if outbox.is_alive() else "not running",
         }
 
-    app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health)
+    def find_token(token_digest: str) -> auth.Principal | None:
+        try:
+            with db.transaction(factory) as session:
+                return tokens.authenticate(session, token_digest, now())
+        except SQLAlchemyError:
+            raise auth.StoreUnavailable("the database did not answer") from None
+
+    token_lookup = auth.CachedLookup(find_token)
+    app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health, tokens=token_lookup)
     app.register_blueprint(
         api.blueprint(
             factory,
@@ -88,6 +97,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
             on_delete=outbox.wake,
             reads=db.Reads(read_engine),
             link_ttl=timedelta(seconds=settings.telegram_link_ttl_seconds),
+            on_revoke=token_lookup.forget,
         )
     )
     grpc_server = GrpcServer(

@@ -12,7 +12,7 @@ from flightctl.services.common.clock import utcnow
 from flightctl.services.common.db import transaction
 from flightctl.services.common.grpcutil import map_errors
 from flightctl.services.common.pb import user_pb2, user_pb2_grpc
-from flightctl.services.user_manager import linking, service
+from flightctl.services.user_manager import linking, service, tokens
 from flightctl.services.user_manager.models import User
 
 
@@ -45,3 +45,13 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         with transaction(self._factory) as session:
             user = linking.redeem_link_code(session, request.code, request.telegram_chat_id, now=self._now())
             return user_message(user)
+
+    @map_errors
+    def AuthenticateToken(
+        self, request: user_pb2.TokenRequest, context: grpc.ServicerContext
+    ) -> user_pb2.TokenResponse:
+        with transaction(self._factory) as session:
+            principal = tokens.authenticate(session, request.token_sha256, self._now())
+        if principal is None:
+            return user_pb2.TokenResponse(found=False)
+        return user_pb2.TokenResponse(found=True, scope=principal.scope, token_id=principal.token_id)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,18 +35,18 @@ def create_user(session: Session, payload: dict[str, Any]) -> tuple[int, dict[st
     unknown = set(payload) - {"email", "first_name", "last_name", "tax_code", "iban"}
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
-    user = User(
-        email=validation.email(payload.get("email")),
-        first_name=validation.name(payload.get("first_name"), "first_name"),
-        last_name=validation.name(payload.get("last_name"), "last_name"),
-        tax_code=validation.tax_code(payload.get("tax_code")),
-        iban=validation.iban(payload.get("iban")),
-    )
-    try:
-        with session.begin_nested():
-            session.add(user)
-    except IntegrityError:
-        raise Conflict("a user with this email or tax code already exists") from None
+    values = {
+        "email": validation.email(payload.get("email")),
+        "first_name": validation.name(payload.get("first_name"), "first_name"),
+        "last_name": validation.name(payload.get("last_name"), "last_name"),
+        "tax_code": validation.tax_code(payload.get("tax_code")),
+        "iban": validation.iban(payload.get("iban")),
+    }
+    # ON CONFLICT DO NOTHING (on the email and the tax code alike): an existing user is an
+    # expected answer (409), not a failed statement in PostgreSQL's log.
+    created = session.scalar(insert(User).values(**values).on_conflict_do_nothing().returning(User.email))
+    if created is None:
+        raise Conflict("a user with this email or tax code already exists")
     return 201, {"message": "User created successfully"}
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nuser.proto\x12\x11\x66lightctl.user.v1\"\x1c\n\x0bUserRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"\x1e\n\x0cUserResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\"V\n\x04User\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x12\n\nfirst_name\x18\x02 \x01(\t\x12\x11\n\tlast_name\x18\x03 \x01(\t\x12\x18\n\x10telegram_chat_id\x18\x04 \x01(\t\"=\n\x13LinkTelegramRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x18\n\x10telegram_chat_id\x18\x02 \x01(\t2\xf6\x01\n\x0bUserService\x12R\n\x0f\x43heckUserExists\x12\x1e.flightctl.user.v1.UserRequest\x1a\x1f.flightctl.user.v1.UserResponse\x12\x42\n\x07GetUser\x12\x1e.flightctl.user.v1.UserRequest\x1a\x17.flightctl.user.v1.User\x12O\n\x0cLinkTelegram\x12&.flightctl.user.v1.LinkTelegramRequest\x1a\x17.flightctl.user.v1.Userb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nuser.proto\x12\x11\x66lightctl.user.v1\"\x1c\n\x0bUserRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"\x1e\n\x0cUserResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\"V\n\x04User\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x12\n\nfirst_name\x18\x02 \x01(\t\x12\x11\n\tlast_name\x18\x03 \x01(\t\x12\x18\n\x10telegram_chat_id\x18\x04 \x01(\t\"=\n\x13LinkTelegramRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x18\n\x10telegram_chat_id\x18\x02 \x01(\t\"$\n\x0cTokenRequest\x12\x14\n\x0ctoken_sha256\x18\x01 \x01(\t\"?\n\rTokenResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05scope\x18\x02 \x01(\t\x12\x10\n\x08token_id\x18\x03 \x01(\x03\x32\xce\x02\n\x0bUserService\x12R\n\x0f\x43heckUserExists\x12\x1e.flightctl.user.v1.UserRequest\x1a\x1f.flightctl.user.v1.UserResponse\x12\x42\n\x07GetUser\x12\x1e.flightctl.user.v1.UserRequest\x1a\x17.flightctl.user.v1.User\x12O\n\x0cLinkTelegram\x12&.flightctl.user.v1.LinkTelegramRequest\x1a\x17.flightctl.user.v1.User\x12V\n\x11\x41uthenticateToken\x12\x1f.flightctl.user.v1.TokenRequest\x1a .flightctl.user.v1.TokenResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +40,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USER']._serialized_end=181
   _globals['_LINKTELEGRAMREQUEST']._serialized_start=183
   _globals['_LINKTELEGRAMREQUEST']._serialized_end=244
-  _globals['_USERSERVICE']._serialized_start=247
-  _globals['_USERSERVICE']._serialized_end=493
+  _globals['_TOKENREQUEST']._serialized_start=246
+  _globals['_TOKENREQUEST']._serialized_end=282
+  _globals['_TOKENRESPONSE']._serialized_start=284
+  _globals['_TOKENRESPONSE']._serialized_end=347
+  _globals['_USERSERVICE']._serialized_start=350
+  _globals['_USERSERVICE']._serialized_end=684
 # @@protoc_insertion_point(module_scope)

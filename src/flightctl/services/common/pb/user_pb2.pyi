@@ -36,3 +36,19 @@ class LinkTelegramRequest(_message.Message):
     code: str
     telegram_chat_id: str
     def __init__(self, code: _Optional[str] = ..., telegram_chat_id: _Optional[str] = ...) -> None: ...
+
+class TokenRequest(_message.Message):
+    __slots__ = ("token_sha256",)
+    TOKEN_SHA256_FIELD_NUMBER: _ClassVar[int]
+    token_sha256: str
+    def __init__(self, token_sha256: _Optional[str] = ...) -> None: ...
+
+class TokenResponse(_message.Message):
+    __slots__ = ("found", "scope", "token_id")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    scope: str
+    token_id: int
+    def __init__(self, found: _Optional[bool] = ..., scope: _Optional[str] = ..., token_id: _Optional[int] = ...) -> None: ...

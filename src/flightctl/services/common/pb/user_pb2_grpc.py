@@ -27,8 +27,9 @@ if _version_not_supported:
 
 
 class UserServiceStub:
-    """Owned by user-manager. Called by data-collector (does the user exist?) and
-    alert-notifier (which Telegram chat does an alert go to? link the chat that sent /start CODE).
+    """Owned by user-manager. Called by data-collector (does the user exist?),
+    alert-notifier (which Telegram chat does an alert go to? link the chat that sent /start CODE)
+    and every HTTP service (which scope has this API token?).
     """
 
     def __init__(self, channel):
@@ -52,11 +53,17 @@ class UserServiceStub:
                 request_serializer=user__pb2.LinkTelegramRequest.SerializeToString,
                 response_deserializer=user__pb2.User.FromString,
                 _registered_method=True)
+        self.AuthenticateToken = channel.unary_unary(
+                '/flightctl.user.v1.UserService/AuthenticateToken',
+                request_serializer=user__pb2.TokenRequest.SerializeToString,
+                response_deserializer=user__pb2.TokenResponse.FromString,
+                _registered_method=True)
 
 
 class UserServiceServicer:
-    """Owned by user-manager. Called by data-collector (does the user exist?) and
-    alert-notifier (which Telegram chat does an alert go to? link the chat that sent /start CODE).
+    """Owned by user-manager. Called by data-collector (does the user exist?),
+    alert-notifier (which Telegram chat does an alert go to? link the chat that sent /start CODE)
+    and every HTTP service (which scope has this API token?).
     """
 
     def CheckUserExists(self, request, context):
@@ -82,6 +89,15 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AuthenticateToken(self, request, context):
+        """Who an API token is, by the hex SHA-256 of the token (the token itself never travels):
+        found is false for an unknown or revoked token. Every service's HTTP authentication asks
+        this (with a short cache) for the scoped tokens user-manager stores.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_UserServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -100,6 +116,11 @@ def add_UserServiceServicer_to_server(servicer, server):
                     request_deserializer=user__pb2.LinkTelegramRequest.FromString,
                     response_serializer=user__pb2.User.SerializeToString,
             ),
+            'AuthenticateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthenticateToken,
+                    request_deserializer=user__pb2.TokenRequest.FromString,
+                    response_serializer=user__pb2.TokenResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'flightctl.user.v1.UserService', rpc_method_handlers)
@@ -109,8 +130,9 @@ def add_UserServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class UserService:
-    """Owned by user-manager. Called by data-collector (does the user exist?) and
-    alert-notifier (which Telegram chat does an alert go to? link the chat that sent /start CODE).
+    """Owned by user-manager. Called by data-collector (does the user exist?),
+    alert-notifier (which Telegram chat does an alert go to? link the chat that sent /start CODE)
+    and every HTTP service (which scope has this API token?).
     """
 
     @staticmethod
@@ -184,6 +206,33 @@ class UserService:
             '/flightctl.user.v1.UserService/LinkTelegram',
             user__pb2.LinkTelegramRequest.SerializeToString,
             user__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuthenticateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flightctl.user.v1.UserService/AuthenticateToken',
+            user__pb2.TokenRequest.SerializeToString,
+            user__pb2.TokenResponse.FromString,
             options,
             channel_credentials,
             insecure,
