@@ -1,12 +1,34 @@
-"""Rendering: a readable table by default, the data unchanged with -o json / -o yaml."""
+"""Rendering: a readable table by default, the data unchanged with -o json / -o yaml.
+
+:func:`fancy` is the one switch between the terminal's output (colour, charts, live views) and
+the plain output scripts read: plain whenever stdout is not a terminal, ``NO_COLOR`` is set (to
+anything, https://no-color.org) or the format is json or yaml."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import typer
+
+
+def fancy(fmt: str = "table") -> bool:
+    """True when stdout is a terminal a person reads: table format, a TTY, no NO_COLOR."""
+    if fmt != "table" or "NO_COLOR" in os.environ:
+        return False
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def terminal_size() -> tuple[int, int]:
+    """(columns, lines) of the terminal, 80 x 24 when unknown."""
+    import shutil
+
+    size = shutil.get_terminal_size((80, 24))
+    return size.columns, size.lines
 
 
 def emit(data: Any, fmt: str, columns: Sequence[str] | None = None) -> None:
