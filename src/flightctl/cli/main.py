@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "certs": "flightctl.cli.platform",
     "collect": "flightctl.cli.data",
     "collector": "flightctl.cli.collector",
+    "top": "flightctl.cli.top",
     "completion": "flightctl.cli.ops",
     "doctor": "flightctl.cli.doctor",
     "smoke": "flightctl.cli.smoke",
