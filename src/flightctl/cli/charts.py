@@ -57,6 +57,14 @@ def _ticks(labels: list[str], most: int) -> tuple[list[int], list[str]]:
     return [p + 1 for p in positions], [labels[p] for p in positions]
 
 
+def _nice(raw: float) -> int:
+    """1, 2 or 5 times a power of ten, at least ``raw``."""
+    power = 1
+    while power * 10 <= raw:
+        power *= 10
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
 def terminal(series: Series, width: int, height: int) -> str:
     """The chart as text with ANSI colours, ``width`` x ``height`` characters."""
     import plotext as plt
@@ -75,7 +83,11 @@ def terminal(series: Series, width: int, height: int) -> str:
         figure.draw(figure.text(1, threshold.value, plt.colorize(f" {threshold.name} {threshold.value} ", colour)))
     top = max([*series.counts, *(t.value for t in series.thresholds), 1])
     figure.ruler("y").lim(0, top * 1.15)
+    step = max(1, _nice(top / 4))
+    levels = list(range(0, int(top * 1.15) + 1, step))
+    figure.ruler("y").ticks(levels, [str(level) for level in levels])  # whole flights, not 1.1e3
     positions, labels = _ticks(series.labels, max(2, width // 14))
+    figure.ruler("x").lim(0.5, len(x) + 0.5)
     figure.ruler("x").ticks(positions, labels)
     figure.legend(active=False)
     figure.title(series.title)

@@ -173,6 +173,7 @@ def _num(value: Any, fmt: str = "{}") -> str:
 
 def render(frame: dict[str, Any], interval: float | None = None) -> RenderableType:
     """The frame as Rich renderables (colour is dropped by a console that has none)."""
+    from rich.columns import Columns
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -203,7 +204,8 @@ def render(frame: dict[str, Any], interval: float | None = None) -> RenderableTy
     since = collector["seconds_since_last_success"]
     lines = [f"last successful cycle: {collector['last_success'] or '-'}" + (f" ({since}s ago)" if since else "")]
     lines += [f"credits {line}" for line in collector["credits"]]
-    lines += [f"next fetch {f['at']} {f['airport']} ({f['why']})" for f in collector["next_fetches"]]
+    for fetch in collector["next_fetches"]:
+        lines.append(f"next fetch {str(fetch['at'])[:16].replace('T', ' ')} {fetch['airport']} ({fetch['why']})")
     parts.append(Text("collector", style="bold"))
     parts.append(Text("\n".join(lines)))
     lag = Table(title="kafka consumer lag", title_justify="left")
@@ -223,7 +225,7 @@ def render(frame: dict[str, Any], interval: float | None = None) -> RenderableTy
             hour.add_row(name.replace("_", " "), styled, count)
         if not rows:
             hour.add_row(name.replace("_", " "), "[dim]none[/]", "0")
-    parts.append(Group(lag, hour))
+    parts.append(Columns([lag, hour], padding=(0, 4)))
     return Group(*parts)
 
 
