@@ -9,6 +9,7 @@ step is a spinner with its elapsed time until the next step (:func:`progress`), 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -195,15 +196,24 @@ class Steps:
             def render(self, task: Task) -> Text:
                 return Text(f"{task.elapsed or 0:.1f}s", style="dim" if task.finished else "yellow")
 
+        console = Console(file=sys.stderr, highlight=False)  # the real stderr, not whatever replaces it
+        # Rich's own redirection is off: click writes through a stream's binary buffer, past
+        # Rich's proxy, and the display would overwrite those lines. Text-only streams instead.
         self.progress: Progress = Progress(
             Mark(),
             TextColumn("{task.description}"),
             Elapsed(),
-            console=Console(stderr=True, highlight=False),
+            console=console,
             transient=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
         self.current: TaskID | None = None
+        self.saved = (sys.stdout, sys.stderr)
         self.progress.start()
+        sys.stderr = Above(console, sys.stderr)
+        if fancy("table", sys.stdout):  # a file or a pipe is left alone: its bytes never move
+            sys.stdout = Above(console, sys.stdout)
 
     def step(self, message: str) -> None:
         self.done()
@@ -217,7 +227,49 @@ class Steps:
 
     def stop(self, ok: bool = True) -> None:
         self.done(ok)
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, Above):
+                stream.close()
+        sys.stdout, sys.stderr = self.saved
         self.progress.stop()
+
+
+class Above(io.TextIOBase):
+    """While the steps are shown: a terminal's stdout or stderr whose lines are printed above
+    them. Text only (a bytes write raises TypeError, so click writes text to it, not past it)."""
+
+    def __init__(self, console: Console, real: TextIO) -> None:
+        self.console, self.real, self.pending = console, real, ""
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.real, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.real, "errors", None)
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.real.isatty()
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        from rich.text import Text
+
+        self.pending += text
+        while "\n" in self.pending:
+            line, self.pending = self.pending.split("\n", 1)
+            self.console.print(Text.from_ansi(line), soft_wrap=True)
+        return len(text)
+
+    def close(self) -> None:
+        if self.pending:
+            self.write("\n")
+        super().close()
 
 
 _steps: list[Steps] = []

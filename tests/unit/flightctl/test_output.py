@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from typing import Any
 
+import click
 import pytest
 
 from flightctl.cli import output
@@ -107,3 +109,19 @@ def test_json_and_yaml_on_a_terminal_are_unchanged(
 
 def test_the_switch() -> None:
     assert output.fancy("json") is False and output.fancy("yaml") is False
+
+
+def test_lines_written_while_steps_are_shown_go_above_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """click writes to a text stream's buffer when it takes the stream for a binary one: the
+    stand-in stderr of the steps refuses bytes, so click's lines reach it (and the terminal)."""
+    terminal = Terminal()
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr("sys.stderr", terminal)
+    monkeypatch.setattr("sys.stdout", Pipe())
+    output.progress("first step")
+    click.echo("stopped: a, b", err=True)
+    output.finish_progress()
+    assert sys.stderr is terminal and isinstance(sys.stdout, Pipe)  # restored; a pipe never replaced
+    shown = terminal.getvalue()
+    assert "stopped: a, b" in shown and "first step" in shown
+    assert shown.index("stopped: a, b") < shown.rindex("✓")
