@@ -336,6 +336,12 @@ def test_data_collector_answers_match_the_document(platform: Platform, checker: 
     checker.call("GET", "/flights/average/{icao}", 400, path=f"/flights/average/{airport}?days=366")
     checker.call("GET", "/flights/average/{icao}", 404, path="/flights/average/ZZZY")
     checker.call("GET", "/flights/average/{icao}", 401, path=f"/flights/average/{airport}", token=False)
+    stats = checker.call("GET", "/flights/stats/{icao}", 200, path=f"/flights/stats/{airport}?days=2").json()
+    assert stats["total"] == 3 and len(stats["buckets"]) == 2
+    checker.call("GET", "/flights/stats/{icao}", 200, path=f"/flights/stats/{airport}?granularity=hour&type=arrivals")
+    checker.call("GET", "/flights/stats/{icao}", 400, path=f"/flights/stats/{airport}?granularity=week")
+    checker.call("GET", "/flights/stats/{icao}", 400, path="/flights/stats/LO%00W")
+    checker.call("GET", "/flights/stats/{icao}", 401, path=f"/flights/stats/{airport}", token=False)
     checker.call("GET", "/flights/last/{icao}", 200, path=f"/flights/last/{airport}")
     checker.call("GET", "/flights/last/{icao}", 404, path="/flights/last/ZZZY")
     checker.call("GET", "/flights/last/{icao}", 400, path="/flights/last/LO%00W")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +179,9 @@ class Context:
     _clients: dict[str, ServiceClient] = field(default_factory=dict, init=False, repr=False)
 
     def progress(self, message: str) -> None:
-        print(f"» {message}", file=sys.stderr, flush=True)
+        from flightctl.cli.output import progress
+
+        progress(message, self.output)
 
     # -- the platform -------------------------------------------------------------------------
     def kind_runner(self) -> Runner:
@@ -340,7 +341,10 @@ class Context:
         return SlaBreachDetector(lambda: self.client(SlaBreachDetector.service))
 
     def close(self) -> None:
-        """Close every client this command opened."""
+        """End the progress display; close every client this command opened."""
+        from flightctl.cli.output import finish_progress
+
+        finish_progress()
         for client in self._clients.values():
             client.close()
         self._clients.clear()

@@ -3,13 +3,14 @@ client, print."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from flightctl.cli.context import Context
-from flightctl.cli.output import emit
-from flightctl.errors import UsageError
+from flightctl.cli.output import emit, fancy, terminal_size
+from flightctl.errors import FlightctlError, UsageError
 
 KeyOption = Annotated[
     str | None, typer.Option("--idempotency-key", help="reuse a key to make a retry safe (default: a new UUID)")
@@ -219,6 +220,71 @@ def flights_list(
 def flights_average(ctx: typer.Context, airport: str, days: Annotated[int, typer.Option(min=1)] = 7) -> None:
     """Average flights per day over the last N days."""
     emit(ctx.obj.collector.average(airport, days), ctx.obj.output)
+
+
+@flights.command("stats")
+def flights_stats(
+    ctx: typer.Context,
+    airport: str,
+    days: Annotated[int, typer.Option(min=1, max=365, help="the last N UTC days, today so far included")] = 7,
+    kind: Annotated[
+        str | None, typer.Option("--type", help="arrival or departure (default: both, each flight once)")
+    ] = None,
+    hourly: Annotated[bool, typer.Option("--hourly", help="per hour instead of per day (at most 31 days)")] = False,
+    email: Annotated[
+        str | None, typer.Option("--email", help="draw this user's thresholds on the airport (daily interest)")
+    ] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="also write the chart to FILE as PNG")] = None,
+    svg: Annotated[Path | None, typer.Option("--svg", help="also write the chart to FILE as SVG")] = None,
+) -> None:
+    """Flights per UTC day (or hour) at an airport, counted by the data-collector in one query.
+
+    In a terminal: a chart, with the --email user's high and low thresholds as lines; piped or
+    with NO_COLOR: a table; -o json|yaml: the numbers (and the thresholds). --png/--svg need
+    matplotlib (`pip install 'flightctl-platform[charts]'`; exit 5 without it)."""
+    from flightctl.cli import charts
+
+    obj: Context = ctx.obj
+    direction = STATS_TYPES.get(kind) if kind is not None else None
+    if kind is not None and direction is None:
+        raise UsageError("--type must be arrival or departure")
+    image = charts.image_format(png, svg)
+    stats = obj.collector.stats(airport, days=days, kind=direction, hourly=hourly)
+    thresholds = _thresholds(obj, email, str(stats.get("airport", airport)).upper()) if email else None
+    series = charts.Series.of(stats, [] if hourly else (thresholds or {}).get("lines", []), email)
+    if hourly and thresholds and thresholds["lines"]:
+        obj.progress("the thresholds are on daily counts: not drawn on the hourly chart")
+    if image is not None:
+        charts.write_image(series, *image)
+        obj.progress(f"wrote {image[0]} ({image[1].upper()})")
+    if obj.output != "table":
+        emit({**stats, "thresholds": thresholds["values"]} if thresholds else stats, obj.output)
+    elif fancy():
+        width, height = terminal_size()
+        typer.echo(charts.terminal(series, width, max(12, min(30, height - 4))))
+        typer.echo(f"total {stats.get('total')} flight(s) from {stats.get('start')} to {stats.get('end')}")
+    else:
+        emit([{"start": b["start"], "flights": b["flights"]} for b in stats.get("buckets") or []], "table")
+
+
+STATS_TYPES = {"arrival": "arrivals", "arrivals": "arrivals", "departure": "departures", "departures": "departures"}
+
+
+def _thresholds(obj: Context, email: str, airport: str) -> dict[str, Any]:
+    """The user's daily interest in the airport: its thresholds as values and as chart lines."""
+    from flightctl.cli.charts import Threshold
+
+    found = obj.collector.interests(email)
+    daily = [
+        i
+        for i in (found.get("interests") or [] if isinstance(found, dict) else [])
+        if str(i.get("airport_code", "")).upper() == airport and not i.get("live")
+    ]
+    if not daily:
+        raise FlightctlError(f"{email} has no daily interest in {airport} (flightctl interests list {email})")
+    high, low = daily[0].get("high_value"), daily[0].get("low_value")
+    lines = [Threshold(name, value) for name, value in (("high", high), ("low", low)) if value is not None]
+    return {"values": {"email": email, "high_value": high, "low_value": low}, "lines": lines}
 
 
 @flights.command("last")

@@ -25,6 +25,7 @@ import typer.main
 from typer.core import TyperGroup, TyperOption
 
 from flightctl.cli.context import FLIGHTCTL_CONTEXT, FLIGHTCTL_HOME, FLIGHTCTL_TOKEN, Context, Dependencies
+from flightctl.cli.output import finish_progress
 from flightctl.errors import INTERRUPTED, FlightctlError
 
 FLIGHTCTL_DEBUG = "FLIGHTCTL_DEBUG"
@@ -40,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "certs": "flightctl.cli.platform",
     "collect": "flightctl.cli.data",
     "collector": "flightctl.cli.collector",
+    "top": "flightctl.cli.top",
     "completion": "flightctl.cli.ops",
     "doctor": "flightctl.cli.doctor",
     "smoke": "flightctl.cli.smoke",
@@ -149,9 +151,11 @@ class FlightctlGroup(TyperGroup):
         except USAGE_ERROR as exc:
             usage_error(exc)
         except FlightctlError as exc:
+            finish_progress(ok=False)
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
+            finish_progress(ok=False)
             typer.echo("\ninterrupted", err=True)
             raise typer.Exit(INTERRUPTED) from None
         finally:

@@ -73,6 +73,11 @@ class DataCollector(ServiceApi):
     def average(self, airport: str, days: int) -> Any:
         return self.http.get(f"/flights/average/{airport}", days=days)
 
+    def stats(self, airport: str, *, days: int = 7, kind: str | None = None, hourly: bool = False) -> Any:
+        """Flights per UTC day (or hour) of the last ``days`` days, every bucket listed (0 when
+        none); ``kind``: arrivals or departures (default: both)."""
+        return self.http.get(f"/flights/stats/{airport}", days=days, type=kind, granularity="hour" if hourly else "day")
+
     def last(self, airport: str) -> Any:
         return self.http.get(f"/flights/last/{airport}")
 

@@ -46,6 +46,7 @@ EXPECTED_UID = {
     "postgres:": 999,
     "apache/kafka:": 1000,
     "prom/prometheus:": 65534,
+    "grafana/grafana:": 472,
     "nginxinc/nginx-unprivileged:": 101,
 }
 

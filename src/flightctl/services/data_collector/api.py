@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from flightctl.services.data_collector import service
 from flightctl.services.data_collector.collector import Collector
 
 MAX_LIMIT = 1000
+ICAO = re.compile(r"[A-Za-z0-9]{4}")
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -75,6 +77,19 @@ def blueprint(
     def average(icao: str) -> Response:
         days = _int_arg("days", 7, 1, 365)
         return jsonify(service.average_per_day(reads, icao, days, now()))
+
+    @bp.get("/flights/stats/<icao>")
+    def stats(icao: str) -> Response:
+        if not ICAO.fullmatch(icao):
+            raise InvalidInput("the airport must be an ICAO code: four letters or digits")
+        kind = request.args.get("type")
+        if kind is not None and kind not in service.STATS_KINDS:
+            raise InvalidInput("type must be arrivals or departures")
+        granularity = request.args.get("granularity", "day")
+        if granularity not in service.STATS_GRANULARITY:
+            raise InvalidInput("granularity must be day or hour")
+        days = _int_arg("days", 7, 1, service.STATS_MAX_DAYS[granularity])
+        return jsonify(service.flight_stats(reads, icao, kind, days, granularity, now()))
 
     @bp.get("/flights/last/<icao>")
     def last(icao: str) -> Response:

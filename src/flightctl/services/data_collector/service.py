@@ -506,6 +506,80 @@ def average_per_day(reads: Reads, code: str, days: int, now: datetime) -> dict[s
     return {"airport": code, "average_flights_per_day": round(total / days, 2), "days": days}
 
 
+# -- flights per day or hour ------------------------------------------------------------------
+STATS_KINDS = ("arrivals", "departures")
+STATS_GRANULARITY = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
+STATS_MAX_DAYS = {"day": 365, "hour": 31}
+_STATS_BRANCHES = {
+    # an arrival counts at its last_seen, a departure at its first_seen (as a day's count does)
+    "arrivals": "SELECT id, last_seen AS at FROM flight_data"
+    " WHERE est_arrival_airport = :code AND last_seen >= :start AND last_seen < :end",
+    "departures": "SELECT id, first_seen AS at FROM flight_data"
+    " WHERE est_departure_airport = :code AND first_seen >= :start AND first_seen < :end",
+}
+
+
+def _stats(kind: str | None, granularity: str) -> TextClause:
+    """Flights per UTC day or hour of [start, end), every bucket of the range present (0 when
+    none: generate_series), in one statement. A flight is counted once per bucket even when it
+    both departed from and arrived at the airport in it (distinct ids)."""
+    branches = [_STATS_BRANCHES[kind]] if kind else list(_STATS_BRANCHES.values())
+    step = "1 day" if granularity == "day" else "1 hour"
+    # only the constants above go into the text; every value is a bound parameter
+    return text(
+        f"WITH touching AS ({' UNION ALL '.join(branches)}),"  # noqa: S608
+        " series AS (SELECT generate_series(CAST(:first AS timestamp), CAST(:last AS timestamp),"
+        f" CAST('{step}' AS interval)) AS bucket)"
+        " SELECT series.bucket, count(DISTINCT touching.id) AS flights FROM series"
+        f" LEFT JOIN touching ON date_trunc('{granularity}', touching.at AT TIME ZONE 'UTC') = series.bucket"
+        " GROUP BY series.bucket ORDER BY series.bucket"
+    )
+
+
+_STATS = {(kind, unit): _stats(kind, unit) for kind in (None, *STATS_KINDS) for unit in STATS_GRANULARITY}
+
+
+def stats_range(days: int, granularity: str, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the stats: from 00:00 UTC of the first of the ``days`` UTC days that end
+    with today, to the end of the current bucket (today's end, or the current hour's)."""
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=days - 1)
+    if granularity == "day":
+        return start, today + timedelta(days=1)
+    return start, now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def flight_stats(
+    reads: Reads, code: str, kind: str | None, days: int, granularity: str, now: datetime
+) -> dict[str, Any]:
+    """Flights that arrived at (``arrivals``), departed from (``departures``) or touched (None)
+    the airport in each UTC day or hour of the last ``days`` days (today so far included)."""
+    code = code.upper()
+    start, end = stats_range(days, granularity, now)
+    step = STATS_GRANULARITY[granularity]
+    rows = reads.rows(
+        _STATS[(kind, granularity)],
+        {
+            "code": code,
+            "start": start,
+            "end": end,
+            "first": start.replace(tzinfo=None),
+            "last": (end - step).replace(tzinfo=None),
+        },
+    )
+    buckets = [{"start": row["bucket"].replace(tzinfo=UTC).isoformat(), "flights": int(row["flights"])} for row in rows]
+    return {
+        "airport": code,
+        "type": kind or "all",
+        "granularity": granularity,
+        "days": days,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "total": sum(b["flights"] for b in buckets),
+        "buckets": buckets,
+    }
+
+
 def last_flight(reads: Reads, code: str) -> dict[str, Any]:
     code = code.upper()
     row = reads.first(_PAGES[None], _page_parameters(code, 1, 0))
