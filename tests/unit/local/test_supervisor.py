@@ -1,0 +1,121 @@
+"""The local supervisor (flightctl.local.supervisor) with real child processes: a killed child is
+restarted and the reason recorded, a crashing one backs off with bounded delays, a stop signal
+ends supervision without a restart, output is rotated by size in whole lines, and the child
+never outlives its supervisor."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flightctl.local.supervisor import read_status
+from flightctl.platform.proc import alive, wait_until
+
+SLEEPER = [sys.executable, "-c", "import time; print('child up', flush=True); time.sleep(120)"]
+
+
+@contextmanager
+def supervised(tmp_path: Path, command: list[str], *options: str) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flightctl.local.supervisor",
+            "--name",
+            "demo",
+            "--log",
+            str(tmp_path / "demo.log"),
+            "--status",
+            str(tmp_path / "status.json"),
+            *options,
+            "--",
+            *command,
+        ],
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def status(tmp_path: Path) -> dict[str, Any]:
+    return read_status(tmp_path / "status.json") or {}
+
+
+def test_a_killed_child_is_restarted_and_the_signal_recorded(tmp_path: Path) -> None:
+    with supervised(tmp_path, SLEEPER, "--backoff-initial", "0.2") as supervisor:
+        assert wait_until(lambda: status(tmp_path).get("state") == "running", 10, 0.05)
+        first = status(tmp_path)["child_pid"]
+        assert status(tmp_path)["restarts"] == 0 and status(tmp_path)["last_exit"] is None
+
+        os.kill(first, signal.SIGKILL)
+
+        assert wait_until(lambda: status(tmp_path).get("restarts") == 1 and status(tmp_path)["state"] == "running", 10)
+        after = status(tmp_path)
+        assert after["last_exit"] == "SIGKILL"
+        assert after["child_pid"] != first and alive(after["child_pid"])
+        assert "exited (SIGKILL)" in (tmp_path / "demo.log").read_text()
+
+        os.killpg(supervisor.pid, signal.SIGTERM)  # what `flightctl down` does
+        assert supervisor.wait(timeout=10) == 0
+        assert status(tmp_path)["state"] == "stopped" and status(tmp_path)["restarts"] == 1
+        assert not alive(after["child_pid"])
+
+
+def test_a_child_crashing_at_start_backs_off_with_bounded_delays(tmp_path: Path) -> None:
+    crash = [sys.executable, "-c", "import sys; print('bad setting', file=sys.stderr); sys.exit(3)"]
+    with supervised(tmp_path, crash, "--backoff-initial", "0.1", "--backoff-max", "0.4") as supervisor:
+        assert wait_until(lambda: status(tmp_path).get("restarts", 0) >= 5, 20, 0.05)
+        report = status(tmp_path)
+        assert report["last_exit"] == "exit code 3"
+        log = (tmp_path / "demo.log").read_text()
+        delays = [float(d) for d in re.findall(r"restart \d+ in ([\d.]+)s", log)]
+        assert delays[:5] == [0.1, 0.2, 0.4, 0.4, 0.4]
+        assert "bad setting" in log
+
+        supervisor.send_signal(signal.SIGTERM)  # the supervisor alone: it stops during the backoff
+        assert supervisor.wait(timeout=5) == 0
+        assert status(tmp_path)["state"] == "stopped"
+
+
+def test_a_stop_signal_to_the_supervisor_alone_reaches_the_child(tmp_path: Path) -> None:
+    with supervised(tmp_path, SLEEPER) as supervisor:
+        assert wait_until(lambda: status(tmp_path).get("state") == "running", 10, 0.05)
+        child = status(tmp_path)["child_pid"]
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=10) == 0
+        assert not alive(child)
+        assert status(tmp_path)["restarts"] == 0
+
+
+def test_the_child_does_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
+    with supervised(tmp_path, SLEEPER) as supervisor:
+        assert wait_until(lambda: status(tmp_path).get("state") == "running", 10, 0.05)
+        child = status(tmp_path)["child_pid"]
+        supervisor.kill()  # the supervisor alone, not its group
+        supervisor.wait(timeout=5)
+        assert wait_until(lambda: not alive(child), 10)
+
+
+def test_output_is_rotated_by_size_in_whole_lines(tmp_path: Path) -> None:
+    chatty = [sys.executable, "-c", "import sys\nfor i in range(3000): print(f'line {i:05d} ' + 'x' * 40)"]
+    with supervised(tmp_path, chatty, "--log-max-bytes", "8192", "--log-files", "2") as supervisor:
+        assert wait_until(lambda: status(tmp_path).get("restarts", 0) >= 1, 20, 0.05)
+        os.killpg(supervisor.pid, signal.SIGTERM)
+        supervisor.wait(timeout=10)
+    files = sorted(p.name for p in tmp_path.glob("demo.log*"))
+    assert files == ["demo.log", "demo.log.1", "demo.log.2"]
+    for path in tmp_path.glob("demo.log*"):
+        assert path.stat().st_size <= 8192
+        for line in path.read_text().splitlines():
+            assert re.fullmatch(r"line \d{5} x{40}|.* flightctl-supervisor demo: .*", line), line
