@@ -4,6 +4,7 @@ or duplicated."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flightctl.platform.layout import SERVICES
@@ -29,9 +30,7 @@ def test_each_service_killed_in_turn_is_restarted_and_nothing_is_lost(
         for service in SERVICES:
             killed = kill(platform, service)
             watch = Stopwatch()
-            assert wait_until(lambda: back(service, killed), 60), (
-                f"{service} not back: {supervision(platform, service)}"
-            )
+            assert wait_until(functools.partial(back, service, killed), 60), supervision(platform, service)
             recovery[service] = watch()
             assert traffic.wait_for_people(1), traffic.seen.summary()  # users are served again
     shown = status(platform)["services"]
