@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,6 +24,9 @@ from flightctl.local.layout import LOG_NAMES
 from flightctl.platform import certs, proc
 from flightctl.platform.interface import LOCAL, LOCAL_UP_TIMEOUT
 from flightctl.platform.layout import DEFAULT_PORT_BASE, GRPC_SERVICES, SERVICES, Home, State, port_in_use
+
+if TYPE_CHECKING:
+    from flightctl.local.backup import LocalServer
 
 Progress = Callable[[str], None]
 INFRA = ("kafka", "prometheus", "gateway")
@@ -383,6 +386,12 @@ class LocalPlatform:
         out(proc.tail(path, lines) + "\n")
         if follow:
             proc.follow(["tail", "-n", "0", "-F", str(path)])
+
+    def database_server(self) -> LocalServer:
+        """This platform's PostgreSQL, for `flightctl backup` and `restore`."""
+        from flightctl.local.backup import LocalServer
+
+        return LocalServer(self._existing_state())
 
     def service_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self._existing_state().ports.http(service)}"
