@@ -44,11 +44,13 @@ class Seen:
     """Every answer the driver got, by what it asked: status codes, or the transport error's name."""
 
     answers: dict[str, Counter[str]] = field(default_factory=dict)
+    slowest: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, what: str, answer: str) -> None:
+    def add(self, what: str, answer: str, seconds: float = 0.0) -> None:
         with self.lock:
             self.answers.setdefault(what, Counter())[answer] += 1
+            self.slowest[what] = max(self.slowest.get(what, 0.0), round(seconds, 2))
 
     def count(self, answer: str) -> int:
         return sum(c[answer] for c in self.answers.values())
@@ -64,6 +66,7 @@ class Traffic:
         self.collect_every = collect_every
         self.people: list[Person] = []
         self.seen = Seen()
+        self.sources: Counter[str] = Counter()  # where the collections' counts of the airport came from
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._users, name="traffic-users", daemon=True),
@@ -97,12 +100,13 @@ class Traffic:
 
     # -- the two threads ------------------------------------------------------------------------
     def _call(self, what: str, client: httpx.Client, method: str, path: str, **kwargs: object) -> httpx.Response | None:
+        began = time.monotonic()
         try:
             answer = client.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
-            self.seen.add(what, type(exc).__name__)
+            self.seen.add(what, type(exc).__name__, time.monotonic() - began)
             return None
-        self.seen.add(what, str(answer.status_code))
+        self.seen.add(what, str(answer.status_code), time.monotonic() - began)
         return answer
 
     def _until(self, done: set[int], what: str, client: httpx.Client, **request: object) -> bool:
@@ -140,7 +144,11 @@ class Traffic:
         token = {"Authorization": f"Bearer {self.platform.token}"}
         with httpx.Client(base_url=self.platform.url("data-collector"), headers=token, timeout=60) as collector:
             while not self._stop.wait(self.collect_every):
-                self._call("POST /collect", collector, "POST", "/collect")
+                answer = self._call("POST /collect", collector, "POST", "/collect")
+                if answer is not None and answer.status_code == 200:
+                    for airport in answer.json().get("airports", []):
+                        if airport.get("airport") == self.airport:
+                            self.sources[str(airport.get("source"))] += 1
 
     # -- what the test asserts --------------------------------------------------------------------
     def collect_until_done(self, timeout: float = 120) -> None:

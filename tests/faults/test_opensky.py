@@ -1,0 +1,72 @@
+"""OpenSky failing under live traffic: 5xx answers until the circuit breaker opens, a call slow
+past the timeout, then rate limiting (429 with a retry time). The breaker opens, no simulated
+(``mock``) day is stored while the fallback is off (the test platform's setting), no
+collection hangs, and once OpenSky answers again every alert is delivered once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from flightctl.platform.proc import wait_until
+from tests.conftest import Platform, run_flightctl
+from tests.fakes.opensky import Fault
+from tests.faults.traffic import Traffic
+from tests.prometheus import sample
+
+TIMEOUT = 2.0
+QUICK = {"OPENSKY_TIMEOUT_SECONDS": str(TIMEOUT), "CIRCUIT_FAIL_MAX": "3", "CIRCUIT_RESET_SECONDS": "5"}
+
+
+@pytest.fixture
+def quick_opensky(platform: Platform) -> Iterator[None]:
+    """data-collector with a 2 s OpenSky timeout and a breaker that opens after 3 failures for
+    5 s (`up` restarts it with the changed settings); the session's settings again after."""
+    run_flightctl({**platform.env, **QUICK}, "up", "--local", "--timeout", "240", timeout=600)
+    try:
+        yield
+    finally:
+        platform.restore()
+
+
+def breaker_open(platform: Platform) -> bool:
+    try:
+        metrics = httpx.get(platform.url("data-collector") + "/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return False
+    return sample(metrics, "opensky_circuit_open") == 1
+
+
+def test_opensky_failing_slow_and_rate_limiting_open_the_breaker_and_nothing_hangs(
+    platform: Platform, quick_opensky: None, results: dict[str, Any]
+) -> None:
+    opensky = platform.opensky
+    with Traffic(platform, "LIEE", collect_every=1.0) as traffic:
+        assert traffic.wait_for_people(2), traffic.seen.summary()
+
+        opensky.queue_faults(*[Fault(status=503)] * 3)  # failing: three in a row open the breaker
+        assert wait_until(lambda: breaker_open(platform), 30), "the breaker did not open"
+        assert traffic.wait_for_people(1), traffic.seen.summary()  # users are served meanwhile
+
+        opensky.queue_faults(Fault(delay=TIMEOUT * 2))  # the trial call after 5 s: slow past the timeout
+        assert wait_until(lambda: opensky.pending_faults == 0, 30), "the slow call was never made"
+        assert wait_until(lambda: breaker_open(platform), 10), "a timeout is a failure: the breaker stays open"
+
+        opensky.queue_faults(*[Fault(status=429, retry_after=3)] * 2)  # rate limited: waits, not a failure
+        assert wait_until(lambda: opensky.pending_faults == 0, 30), "the rate-limited calls were never made"
+        assert wait_until(lambda: not breaker_open(platform), 30), "the breaker did not close again"
+        assert traffic.wait_for_people(1), traffic.seen.summary()
+
+    traffic.assert_nothing_lost_or_duplicated()
+    assert "mock" not in traffic.sources, traffic.sources  # the fallback is off: nothing simulated
+    assert traffic.sources["unavailable"] > 0, traffic.sources  # users saw the airport unavailable meanwhile
+    assert traffic.seen.slowest["POST /collect"] < 30, traffic.seen.slowest  # nothing hung
+    results["opensky"] = {
+        "sources_seen": dict(traffic.sources),
+        "slowest_collect_seconds": traffic.seen.slowest["POST /collect"],
+        "people": sum(p.complete for p in traffic.people),
+        "answers": traffic.seen.summary(),
+    }
