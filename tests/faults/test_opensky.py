@@ -17,6 +17,113 @@ from tests.fakes.opensky import Fault
 from tests.faults.traffic import Traffic
 from tests.prometheus import sample
 
+AIRPORTS = tuple(
+    [
+        "LEAB",
+        "LEAL",
+        "LEAM",
+        "LEAS",
+        "LEBA",
+        "LEBB",
+        "LEBG",
+        "LEBZ",
+        "LECH",
+        "LECO",
+        "LEDA",
+        "LEGE",
+        "LEHC",
+        "LEIB",
+        "LEJR",
+        "LELN",
+        "LELO",
+        "LEMG",
+        "LEMH",
+        "LEMI",
+        "LEMO",
+        "LEPA",
+        "LEPP",
+        "LERL",
+        "LERS",
+        "LESA",
+        "LESO",
+        "LEST",
+        "LESU",
+        "LETL",
+        "LETO",
+        "LEVC",
+        "LEVD",
+        "LEVT",
+        "LEVX",
+        "LEXJ",
+        "LEZG",
+        "LEZL",
+        "LFAB",
+        "LFAC",
+        "LFAQ",
+        "LFAT",
+        "LFBA",
+        "LFBD",
+        "LFBE",
+        "LFBG",
+        "LFBH",
+        "LFBI",
+        "LFBK",
+        "LFBL",
+        "LFBN",
+        "LFBP",
+        "LFBT",
+        "LFBU",
+        "LFBX",
+        "LFBZ",
+        "LFCC",
+        "LFCI",
+        "LFCK",
+        "LFCR",
+        "LFCY",
+        "LFDN",
+        "LFEY",
+        "LFGA",
+        "LFGJ",
+        "LFHM",
+        "LFHO",
+        "LFHP",
+        "LFHS",
+        "LFHU",
+        "LFHY",
+        "LFJL",
+        "LFJR",
+        "LFKB",
+        "LFKC",
+        "LFKF",
+        "LFKJ",
+        "LFKO",
+        "LFKS",
+        "LFKX",
+        "LFLA",
+        "LFLB",
+        "LFLC",
+        "LFLD",
+        "LFLJ",
+        "LFLL",
+        "LFLN",
+        "LFLO",
+        "LFLP",
+        "LFLS",
+        "LFLU",
+        "LFLV",
+        "LFLW",
+        "LFLX",
+        "LFLY",
+        "LFMA",
+        "LFMD",
+        "LFMH",
+        "LFMK",
+        "LFML",
+        "LFMN",
+        "LFMP",
+    ]
+)
+"""Airports no other test watches: each new one makes the next collection call OpenSky (one a second)."""
 TIMEOUT = 2.0
 QUICK = {"OPENSKY_TIMEOUT_SECONDS": str(TIMEOUT), "CIRCUIT_FAIL_MAX": "3", "CIRCUIT_RESET_SECONDS": "5"}
 
@@ -29,6 +136,7 @@ def quick_opensky(platform: Platform) -> Iterator[None]:
     try:
         yield
     finally:
+        platform.opensky.clear_faults()
         platform.restore()
 
 
@@ -44,7 +152,8 @@ def test_opensky_failing_slow_and_rate_limiting_open_the_breaker_and_nothing_han
     platform: Platform, quick_opensky: None, results: dict[str, Any]
 ) -> None:
     opensky = platform.opensky
-    with Traffic(platform, "LIEE", collect_every=1.0) as traffic:
+    traffic = Traffic(platform, AIRPORTS[0], collect_every=1.0, more_airports=AIRPORTS[1:], pause=1.0)
+    with traffic:
         assert traffic.wait_for_people(2), traffic.seen.summary()
 
         opensky.queue_faults(*[Fault(status=503)] * 3)  # failing: three in a row open the breaker

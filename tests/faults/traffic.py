@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -30,6 +31,7 @@ RETRY_PAUSE = 0.2
 class Person:
     email: str
     chat_id: str
+    airport: str
     created: bool = False
     linked: bool = False
     interested: bool = False
@@ -60,9 +62,22 @@ class Seen:
 
 
 class Traffic:
-    def __init__(self, platform: Platform, airport: str, *, collect_every: float = 2.0) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        airport: str,
+        *,
+        collect_every: float = 2.0,
+        more_airports: Sequence[str] = (),
+        pause: float = 0.0,
+    ) -> None:
+        """``more_airports``: people take turns among ``airport`` and these, so that collections
+        keep calling OpenSky (a day of an airport is fetched once); ``pause``: seconds between
+        two people."""
+        self.pause = pause
         self.platform = platform
         self.airport = airport
+        self.airports = (airport, *more_airports)
         self.collect_every = collect_every
         self.people: list[Person] = []
         self.seen = Seen()
@@ -76,7 +91,8 @@ class Traffic:
         day -= day % 86400 + 36000  # 14:00 yesterday (UTC): a complete day, as OpenSky serves it
         tag = uuid.uuid4().hex[:4]
         platform.opensky.add_flights(
-            make_flight(f"f{tag}{n}", day - 7200 + n * 600, day - 3600 + n * 600, departure=airport, arrival="LIRF")
+            make_flight(f"f{tag}{a:02d}{n}", day - 7200 + n * 600, day - 3600 + n * 600, departure=code, arrival="LIRF")
+            for a, code in enumerate(self.airports)
             for n in range(3)
         )
 
@@ -126,15 +142,19 @@ class Traffic:
             httpx.Client(base_url=self.platform.url("user-manager"), headers=token, timeout=10) as users,
             httpx.Client(base_url=self.platform.url("data-collector"), headers=token, timeout=10) as collector,
         ):
-            while not self._stop.is_set():
-                person = Person(f"fault-{uuid.uuid4().hex[:10]}@example.com", str(random.randint(10**9, 10**10)))
+            while not self._stop.wait(self.pause if self.people else 0):
+                person = Person(
+                    f"fault-{uuid.uuid4().hex[:10]}@example.com",
+                    str(random.randint(10**9, 10**10)),
+                    self.airports[len(self.people) % len(self.airports)],
+                )
                 self.people.append(person)
                 body = {"email": person.email, "first_name": "Ada", "last_name": "Lovelace"}
                 key = {"Idempotency-Key": str(uuid.uuid4())}  # the same key for every retry
                 person.created = self._until({201}, "POST /users", users, json=body, headers=key)
                 link = {"email": person.email, "telegram_chat_id": person.chat_id}
                 person.linked = person.created and self._until({200}, "POST /users/telegram", users, json=link)
-                interest = {"email": person.email, "airport_code": self.airport, "high_value": 1}
+                interest = {"email": person.email, "airport_code": person.airport, "high_value": 1}
                 # 409 after an attempt whose answer was lost: that attempt was applied, once
                 person.interested = person.linked and self._until(
                     {201, 409}, "POST /interests", collector, json=interest
@@ -147,7 +167,7 @@ class Traffic:
                 answer = self._call("POST /collect", collector, "POST", "/collect")
                 if answer is not None and answer.status_code == 200:
                     for airport in answer.json().get("airports", []):
-                        if airport.get("airport") == self.airport:
+                        if airport.get("airport") in self.airports:
                             self.sources[str(airport.get("source"))] += 1
 
     # -- what the test asserts --------------------------------------------------------------------
@@ -169,7 +189,7 @@ class Traffic:
             for person in people:
                 assert users.get(f"/users/{person.email}").status_code == 200, person.email
                 interests = collector.get(f"/interests/{person.email}").json()["interests"]
-                assert [i["airport_code"] for i in interests] == [self.airport], interests
+                assert [i["airport_code"] for i in interests] == [person.airport], interests
         self.collect_until_done()
         chats = {p.chat_id for p in people}
 

@@ -53,20 +53,39 @@ class RotatingLog:
         self.max_bytes = max_bytes
         self.files = files
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle: IO[bytes] = path.open("ab")
+        self._handle: IO[bytes] = path.open("ab", buffering=0)  # unbuffered: a failed write keeps nothing
         self._size = self._handle.tell()
+        self.dropped = 0
 
     def write(self, line: bytes) -> None:
-        if self.max_bytes > 0 and self._size > 0 and self._size + len(line) > self.max_bytes:
-            self.rotate()
-        self._handle.write(line)
-        self._handle.flush()
-        self._size += len(line)
+        """Append ``line``. When it cannot be written (the disk is full), the line is dropped
+        and counted, so that the child never blocks on a full pipe; the first line written
+        again is preceded by a note of how many were lost."""
+        try:
+            if self._handle.closed:  # a rotation that could not reopen the file
+                self._handle = self.path.open("ab", buffering=0)
+                self._size = self._handle.tell()
+            if self.max_bytes > 0 and self._size > 0 and self._size + len(line) > self.max_bytes:
+                self.rotate()
+            if self.dropped:
+                lost = f"flightctl-supervisor: {self.dropped} line(s) lost: the log could not be written\n"
+                self._write(lost.encode())
+                self.dropped = 0
+            self._write(line)
+        except OSError:
+            self.dropped += 1
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self._handle.write(view) or 0
+            self._size += written
+            view = view[written:]
 
     def rotate(self) -> None:
         self._handle.close()
         rotate_file(self.path, self.files)
-        self._handle = self.path.open("wb")
+        self._handle = self.path.open("wb", buffering=0)
         self._size = 0
 
     def close(self) -> None:
@@ -174,8 +193,11 @@ class Supervisor:
     def _update(self, **changes: Any) -> None:
         self.status.update(changes)
         partial = self.status_path.with_name(f".{self.status_path.name}.{os.getpid()}")
-        partial.write_text(json.dumps(self.status))
-        os.replace(partial, self.status_path)
+        try:
+            partial.write_text(json.dumps(self.status))
+            os.replace(partial, self.status_path)
+        except OSError:  # the disk is full: the report stays as it was until the next change
+            partial.unlink(missing_ok=True)
 
     def _pump(self, stream: IO[bytes]) -> None:
         for line in iter(stream.readline, b""):

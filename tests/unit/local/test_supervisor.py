@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flightctl.local.supervisor import read_status
+from flightctl.local.supervisor import RotatingLog, read_status
 from flightctl.platform.proc import alive, wait_until
 
 SLEEPER = [sys.executable, "-c", "import time; print('child up', flush=True); time.sleep(120)"]
@@ -119,3 +119,21 @@ def test_output_is_rotated_by_size_in_whole_lines(tmp_path: Path) -> None:
         assert path.stat().st_size <= 8192
         for line in path.read_text().splitlines():
             assert re.fullmatch(r"line \d{5} x{40}|.* flightctl-supervisor demo: .*", line), line
+
+
+def test_lines_that_cannot_be_written_are_counted_and_reported_once_writing_works_again(tmp_path: Path) -> None:
+    log = RotatingLog(tmp_path / "x.log", 1 << 20, 2)
+    log.write(b"before\n")
+    with Path("/dev/full").open("ab", buffering=0) as full:  # every write: ENOSPC, as on a full disk
+        log._handle, kept = full, log._handle
+        log.write(b"lost 1\n")
+        log.write(b"lost 2\n")
+        assert log.dropped == 2
+        log._handle = kept  # space again
+    log.write(b"after\n")
+    log.close()
+    assert (tmp_path / "x.log").read_text().splitlines() == [
+        "before",
+        "flightctl-supervisor: 2 line(s) lost: the log could not be written",
+        "after",
+    ]
