@@ -105,8 +105,11 @@ def test_a_full_disk_is_a_clear_error_and_recovers_once_space_returns(
         refused_after = watch()
 
         cli = platform.flightctl("backup", check=False)  # the CLI, too, says what is wrong in one line
-        assert cli.returncode != 0 and cli.stderr.strip().count("\n") == 0, cli.stderr
-        assert "space" in cli.stderr.lower(), cli.stderr
+        errors = [line for line in cli.stderr.splitlines() if not line.startswith("»")]  # not the progress
+        assert cli.returncode == 1 and len(errors) == 1, cli.stderr
+        assert errors[0].startswith("error: ") and "No space left on device" in errors[0], cli.stderr
+        backups = platform.home / "backups"
+        assert not backups.exists() or not any(backups.iterdir()), "a partial backup was left"
 
         filler.unlink()  # space returns
         watch = Stopwatch()
@@ -125,7 +128,7 @@ def test_a_full_disk_is_a_clear_error_and_recovers_once_space_returns(
         "users_stored_before_the_first_refusal": len(stored) - 1,
         "first_refusal_after_seconds": refused_after,
         "refusal": {"status": answer.status_code, "body": answer.json()},
-        "cli": cli.stderr.strip(),
+        "cli": errors[0],
         "recovered_after_seconds": recovered_after,
     }
 

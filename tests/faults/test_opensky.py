@@ -14,6 +14,7 @@ import pytest
 from flightctl.platform.proc import wait_until
 from tests.conftest import Platform, run_flightctl
 from tests.fakes.opensky import Fault
+from tests.faults.conftest import Stopwatch
 from tests.faults.traffic import Traffic
 from tests.prometheus import sample
 
@@ -140,6 +141,18 @@ def quick_opensky(platform: Platform) -> Iterator[None]:
         platform.restore()
 
 
+def metrics(platform: Platform) -> str:
+    try:
+        return httpx.get(platform.url("data-collector") + "/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return ""
+
+
+def calls(platform: Platform, outcome: str) -> float:
+    """OpenSky calls data-collector made with that outcome (timeout, rate_limited, ...)."""
+    return sample(metrics(platform), "opensky_calls_total", outcome=outcome) or 0.0
+
+
 def breaker_open(platform: Platform) -> bool:
     try:
         metrics = httpx.get(platform.url("data-collector") + "/metrics", timeout=5).text
@@ -156,18 +169,23 @@ def test_opensky_failing_slow_and_rate_limiting_open_the_breaker_and_nothing_han
     with traffic:
         assert traffic.wait_for_people(2), traffic.seen.summary()
 
-        opensky.queue_faults(*[Fault(status=503)] * 3)  # failing: three in a row open the breaker
+        # Failing: three 503s in a row open the breaker; the call after the reset time (5 s)
+        # is slow past the timeout, a failure too: the breaker opens again.
+        opensky.queue_faults(*[Fault(status=503)] * 3, Fault(delay=TIMEOUT * 2))
         assert wait_until(lambda: breaker_open(platform), 30), "the breaker did not open"
+        opened = Stopwatch()
+        assert wait_until(lambda: calls(platform, "timeout") >= 1, 30), "the slow call was never made"
+        assert breaker_open(platform), "a timeout is a failure: the breaker opens again"
+        assert opened() >= 5 - 0.5, "OpenSky was called while the breaker was open"
         assert traffic.wait_for_people(1), traffic.seen.summary()  # users are served meanwhile
 
-        opensky.queue_faults(Fault(delay=TIMEOUT * 2))  # the trial call after 5 s: slow past the timeout
-        assert wait_until(lambda: opensky.pending_faults == 0, 30), "the slow call was never made"
-        assert wait_until(lambda: breaker_open(platform), 10), "a timeout is a failure: the breaker stays open"
-
-        opensky.queue_faults(*[Fault(status=429, retry_after=3)] * 2)  # rate limited: waits, not a failure
-        assert wait_until(lambda: opensky.pending_faults == 0, 30), "the rate-limited calls were never made"
-        assert wait_until(lambda: not breaker_open(platform), 30), "the breaker did not close again"
-        assert traffic.wait_for_people(1), traffic.seen.summary()
+        # Rate limited: a 429 is neither a success nor a failure; the calls wait its retry time.
+        rate_limited = calls(platform, "rate_limited")
+        opensky.queue_faults(*[Fault(status=429, retry_after=3)] * 2)
+        assert wait_until(lambda: opensky.pending_faults == 0, 60), "the rate-limited calls were never made"
+        assert calls(platform, "rate_limited") >= rate_limited + 2
+        assert wait_until(lambda: not breaker_open(platform), 60), "the breaker did not close again"
+        assert traffic.wait_for_people(2), traffic.seen.summary()
 
     traffic.assert_nothing_lost_or_duplicated()
     assert "mock" not in traffic.sources, traffic.sources  # the fallback is off: nothing simulated

@@ -27,7 +27,14 @@ def test_user_manager_down_is_503_for_interests_and_a_deletion_completes_through
                 refused = collector.post("/interests", json={"email": outside, "airport_code": "LIRA"})
             assert refused.status_code == 503, refused.text
             assert "user-manager" in refused.json()["error"]
-            assert wait_until(lambda: traffic.seen.answers["POST /users"]["ConnectError"] > 0, 10)
+            # the traffic's users meanwhile: interests refused (503), or user-manager unreachable
+            assert wait_until(
+                lambda: (
+                    traffic.seen.answers["POST /interests"]["503"] > 0
+                    or traffic.seen.answers["POST /users"]["ConnectError"] > 0
+                ),
+                20,
+            ), traffic.seen.summary()
         finally:
             platform.restore()
         user_manager_back = watch()
