@@ -15,8 +15,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -62,26 +62,14 @@ class Seen:
 
 
 class Traffic:
-    def __init__(
-        self,
-        platform: Platform,
-        airport: str,
-        *,
-        collect_every: float = 2.0,
-        more_airports: Sequence[str] = (),
-        pause: float = 0.0,
-    ) -> None:
-        """``more_airports``: people take turns among ``airport`` and these, so that collections
-        keep calling OpenSky (a day of an airport is fetched once); ``pause``: seconds between
-        two people."""
-        self.pause = pause
+    def __init__(self, platform: Platform, airport: str, *, collect_every: float = 2.0) -> None:
         self.platform = platform
         self.airport = airport
-        self.airports = (airport, *more_airports)
         self.collect_every = collect_every
         self.people: list[Person] = []
         self.seen = Seen()
-        self.sources: Counter[str] = Counter()  # where the collections' counts of the airport came from
+        self.sources: dict[str, Counter[str]] = {}  # airport -> where the collections' counts came from
+        self.errors: dict[str, Any] = {}  # airport -> the last collection's error for it (None: none)
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._users, name="traffic-users", daemon=True),
@@ -91,8 +79,7 @@ class Traffic:
         day -= day % 86400 + 36000  # 14:00 yesterday (UTC): a complete day, as OpenSky serves it
         tag = uuid.uuid4().hex[:4]
         platform.opensky.add_flights(
-            make_flight(f"f{tag}{a:02d}{n}", day - 7200 + n * 600, day - 3600 + n * 600, departure=code, arrival="LIRF")
-            for a, code in enumerate(self.airports)
+            make_flight(f"f{tag}{n}", day - 7200 + n * 600, day - 3600 + n * 600, departure=airport, arrival="LIRF")
             for n in range(3)
         )
 
@@ -142,12 +129,9 @@ class Traffic:
             httpx.Client(base_url=self.platform.url("user-manager"), headers=token, timeout=10) as users,
             httpx.Client(base_url=self.platform.url("data-collector"), headers=token, timeout=10) as collector,
         ):
-            while not self._stop.wait(self.pause if self.people else 0):
-                person = Person(
-                    f"fault-{uuid.uuid4().hex[:10]}@example.com",
-                    str(random.randint(10**9, 10**10)),
-                    self.airports[len(self.people) % len(self.airports)],
-                )
+            while not self._stop.is_set():
+                email = f"fault-{uuid.uuid4().hex[:10]}@example.com"
+                person = Person(email, str(random.randint(10**9, 10**10)), self.airport)
                 self.people.append(person)
                 body = {"email": person.email, "first_name": "Ada", "last_name": "Lovelace"}
                 key = {"Idempotency-Key": str(uuid.uuid4())}  # the same key for every retry
@@ -167,8 +151,9 @@ class Traffic:
                 answer = self._call("POST /collect", collector, "POST", "/collect")
                 if answer is not None and answer.status_code == 200:
                     for airport in answer.json().get("airports", []):
-                        if airport.get("airport") in self.airports:
-                            self.sources[str(airport.get("source"))] += 1
+                        code, source = str(airport.get("airport")), str(airport.get("source"))
+                        self.sources.setdefault(code, Counter())[source] += 1
+                        self.errors[code] = airport.get("error")
 
     # -- what the test asserts --------------------------------------------------------------------
     def collect_until_done(self, timeout: float = 120) -> None:
