@@ -137,3 +137,33 @@ def test_lines_that_cannot_be_written_are_counted_and_reported_once_writing_work
         "flightctl-supervisor: 2 line(s) lost: the log could not be written",
         "after",
     ]
+
+
+WRITER = """
+import signal, sys, time
+path = sys.argv[1]
+out = open(path, "a", buffering=1)
+def reopen(_signum, _frame):
+    global out
+    out.close()
+    out = open(path, "a", buffering=1)
+signal.signal(signal.SIGUSR1, reopen)
+for i in range(100000):
+    out.write(f"own {i:06d} " + "y" * 50 + "\\n")
+    time.sleep(0.0005)
+"""
+
+
+def test_a_childs_own_log_is_rotated_and_the_child_told_to_reopen_it(tmp_path: Path) -> None:
+    own = tmp_path / "access.log"
+    writer = [sys.executable, "-c", WRITER, str(own)]
+    options = ["--log-max-bytes", "8192", "--log-files", "2", "--rotate", str(own)]
+    with supervised(tmp_path, writer, *options, "--reopen-signal", "SIGUSR1", "--rotate-check", "0.1") as supervisor:
+        assert wait_until(lambda: (tmp_path / "access.log.2").exists(), 30, 0.05)
+        # after a rotation the child writes to a new access.log, not to the renamed one
+        assert wait_until(lambda: own.exists() and own.stat().st_size > 0, 10, 0.05)
+        os.killpg(supervisor.pid, signal.SIGTERM)
+        supervisor.wait(timeout=10)
+    assert not (tmp_path / "access.log.3").exists()
+    for path in (own, tmp_path / "access.log.1", tmp_path / "access.log.2"):
+        assert path.stat().st_size < 8192 * 4  # bounded: checked every 0.1 s, rotated past 8 KiB
