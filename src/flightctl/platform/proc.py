@@ -169,6 +169,9 @@ def stop(run_dir: Path, name: str, timeout: float = 20.0, sig: int = signal.SIGT
         _signal_group(running.pid, signal.SIGKILL)
         wait_until(lambda: not alive(running.pid), 5)
     (run_dir / f"{name}.json").unlink(missing_ok=True)
+    for child in [c for c in _detached if c.pid == running.pid]:  # started by this process: reap it
+        child.poll()
+        _detached.remove(child)
     return True
 
 
