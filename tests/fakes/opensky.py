@@ -286,6 +286,12 @@ class FakeOpenSky(HttpFake):
         with self._cond:
             self._state_faults.extend(faults)
 
+    def clear_faults(self) -> None:
+        """Forget the queued faults that were not used (a test's leftovers)."""
+        with self._cond:
+            self._faults.clear()
+            self._state_faults.clear()
+
     @property
     def pending_faults(self) -> int:
         """How many queued faults (flights and states) have not been used yet."""

@@ -328,6 +328,7 @@ class FakeTelegram(HttpFake):
         self.username = username
         self.on_message = on_message
         self._faults: list[Fault] = []
+        self._outage: tuple[Fault, float] | None = None
         self._messages: list[SentMessage] = []
         self._attempts: list[Attempt] = []
         self._calls: list[Call] = []
@@ -346,6 +347,12 @@ class FakeTelegram(HttpFake):
         """Apply these faults, in order, to the next ``sendMessage`` calls."""
         with self._cond:
             self._faults.extend(faults)
+
+    def outage(self, fault: Fault, seconds: float) -> None:
+        """Answer every ``sendMessage`` with ``fault`` for the next ``seconds`` (queued faults
+        first): Telegram down (``Fault(down=True)``) or failing for a while."""
+        with self._cond:
+            self._outage = (fault, time.monotonic() + seconds)
 
     @property
     def pending_faults(self) -> int:
@@ -493,6 +500,8 @@ class FakeTelegram(HttpFake):
 
         with self._cond:
             fault = self._faults.pop(0) if self._faults else None
+            if fault is None and self._outage is not None and time.monotonic() < self._outage[1]:
+                fault = self._outage[0]
         if fault is not None:
             if fault.delay > 0:
                 self._stopping.wait(fault.delay)

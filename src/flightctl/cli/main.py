@@ -57,6 +57,8 @@ COMMANDS: dict[str, str] = {
     "replay": "flightctl.cli.replay",
     "context": "flightctl.cli.contexts",
     "sla": "flightctl.cli.sla",
+    "backup": "flightctl.cli.backup",
+    "restore": "flightctl.cli.backup",
 }
 # Typer's own completion options: the app keeps them (they make Typer register its shell
 # completion classes) but hidden; `flightctl completion SHELL` is the documented way.

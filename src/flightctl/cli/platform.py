@@ -344,10 +344,22 @@ def _summary(status: dict[str, Any]) -> str:
     ]
     # As wide as the longest URL (a forwarded gateway's, https://127.0.0.1:PORT/user-manager, is 36).
     width = max([28, *(len(info["url"] or "-") + 2 for info in status["services"].values())])
-    lines.append(f"{'SERVICE':<22}{'URL':<{width}}HEALTHY")
+    supervised = all("restarts" in info for info in status["services"].values())
+    lines.append(f"{'SERVICE':<22}{'URL':<{width}}{'HEALTHY':<9}" + ("RESTARTS  LAST EXIT" if supervised else ""))
     for name, info in status["services"].items():
-        lines.append(f"{name:<22}{info['url'] or '-':<{width}}{'yes' if info['healthy'] else 'NO'}")
+        line = f"{name:<22}{info['url'] or '-':<{width}}{'yes' if info['healthy'] else 'NO':<9}"
+        if supervised:
+            line += f"{info['restarts']:<10}{_last_exit(info)}"
+        lines.append(line.rstrip())
     return "\n".join(lines)
+
+
+def _last_exit(info: dict[str, Any]) -> str:
+    """The reason of a supervised process's last exit, and when it starts again while it backs off."""
+    shown = info.get("last_exit") or "-"
+    if "restarting_in" in info:
+        shown += f" (restarting in {info['restarting_in']:g}s)"
+    return str(shown)
 
 
 def _collector_summary(obj: Context, status: dict[str, Any]) -> str:

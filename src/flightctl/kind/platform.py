@@ -26,7 +26,7 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flightctl import deploy
 from flightctl.errors import FlightctlError, PrerequisiteMissing, UsageError
@@ -37,6 +37,9 @@ from flightctl.kind.target import Target
 from flightctl.platform import proc
 from flightctl.platform.interface import KIND_UP_TIMEOUT
 from flightctl.platform.layout import SERVICES, Home, port_in_use
+
+if TYPE_CHECKING:
+    from flightctl.kind.backup import PodServer
 
 FLIGHTCTL_DOCKER = "FLIGHTCTL_DOCKER"
 FLIGHTCTL_PYTHON_IMAGE = "FLIGHTCTL_PYTHON_IMAGE"
@@ -150,6 +153,13 @@ class ClusterPlatform:
         applied = self.runner.run(apply, input=rendered.stdout)
         if not applied.ok:
             raise FlightctlError(f"{what} failed: kubectl apply{_reason(applied)}")
+
+    def database_server(self) -> PodServer:
+        """The cluster's PostgreSQL pod, for `flightctl backup` and `restore`."""
+        from flightctl.kind.backup import PodServer
+
+        self.check_prerequisites(("kubectl",))
+        return PodServer(self.name, self.runner, self._kubectl, layout.NAMESPACE)
 
     def _note(self, text: str) -> None:
         if self.dry_run:

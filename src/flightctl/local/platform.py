@@ -8,25 +8,45 @@ import os
 import secrets
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from flightctl.config import configuration
 from flightctl.errors import FlightctlError, UsageError
-from flightctl.local import kafka, nginx, postgres, prometheus, services
+from flightctl.local import kafka, nginx, postgres, prometheus, services, supervisor
 from flightctl.local.layout import LOG_NAMES
 from flightctl.platform import certs, proc
 from flightctl.platform.interface import LOCAL, LOCAL_UP_TIMEOUT
 from flightctl.platform.layout import DEFAULT_PORT_BASE, GRPC_SERVICES, SERVICES, Home, State, port_in_use
 
+if TYPE_CHECKING:
+    from flightctl.local.backup import LocalServer
+
 Progress = Callable[[str], None]
 INFRA = ("kafka", "prometheus", "gateway")
 CERT_FILE = ("certs", "gateway.crt")
+LOG_MAX_BYTES = "FLIGHTCTL_LOG_MAX_BYTES"
+LOG_FILES = "FLIGHTCTL_LOG_FILES"
+SUPERVISED = "supervised-1"  # part of every fingerprint: `up` replaces components started before supervision
+
+
+def log_rotation(environ: Mapping[str, str]) -> tuple[int, int]:
+    """(bytes per log file, rotated files kept) from FLIGHTCTL_LOG_MAX_BYTES and FLIGHTCTL_LOG_FILES."""
+    values = []
+    for name, default in ((LOG_MAX_BYTES, supervisor.DEFAULT_LOG_MAX_BYTES), (LOG_FILES, supervisor.DEFAULT_LOG_FILES)):
+        raw = environ.get(name) or str(default)
+        if not raw.isdigit():
+            raise UsageError(f"{name} must be a whole number, not {raw!r}")
+        values.append(int(raw))
+    if values[0] < 4096:
+        raise UsageError(f"{LOG_MAX_BYTES} must be at least 4096")
+    return values[0], values[1]
 
 
 class LocalPlatform:
@@ -38,6 +58,7 @@ class LocalPlatform:
         self.progress = progress
         self.dry_run = dry_run  # refused: a dry run is the cluster's (it prints kubectl commands)
         self._started: list[str] = []  # what the current `up` started (stopped again on Ctrl-C)
+        self._rotation = (supervisor.DEFAULT_LOG_MAX_BYTES, supervisor.DEFAULT_LOG_FILES)
 
     # -- state ------------------------------------------------------------------------------
     def state(self, port_base: int | None = None, api_token: str | None = None) -> State:
@@ -99,6 +120,7 @@ class LocalPlatform:
         if os.geteuid() == 0:
             self.home.root.chmod(0o755)  # the postgres user must traverse it
         self.home.logs.mkdir(parents=True, exist_ok=True)
+        self._rotation = log_rotation(environ)
         state = self.state(port_base, environ.get("API_TOKEN") or None)
         self._check_ports(state)
         config = configuration(environ, cwd)
@@ -136,7 +158,8 @@ class LocalPlatform:
 
         self.progress(f"gateway on https://127.0.0.1:{state.ports.gateway_https}")
         conf = nginx.render(self.home, state, cert, key)
-        self._ensure("gateway", nginx.command(self.home, conf), {"PATH": os.environ.get("PATH", "")}, match=nginx.MATCH)
+        own_logs = (self.home.log_file("nginx-access"), self.home.log_file("nginx-error"))
+        self._ensure("gateway", nginx.command(self.home, conf), {"PATH": os.environ.get("PATH", "")}, own_logs=own_logs)
 
         self._wait_healthy(state, timeout)
         self.progress(f"all healthy in {time.monotonic() - started:.1f}s")
@@ -154,16 +177,74 @@ class LocalPlatform:
             )
 
     def _ensure(
-        self, name: str, command: list[str], env: Mapping[str, str], fingerprint: str = "", match: str | None = None
+        self,
+        name: str,
+        command: list[str],
+        env: Mapping[str, str],
+        fingerprint: str = "",
+        own_logs: Sequence[Path] = (),
     ) -> None:
+        """Start ``name`` under its supervisor (:mod:`flightctl.local.supervisor`) unless it runs
+        already with the same ``fingerprint``."""
+        fingerprint = f"{fingerprint}/{SUPERVISED}"
         running = proc.find(self.home.run, name)
         if running is not None:
             if running.fingerprint == fingerprint:
                 return
             self.progress(f"{name}: its configuration or code changed, restarting")
-            proc.stop(self.home.run, name)
-        proc.spawn(self.home.run, self.home.log_file(name), name, command, env, fingerprint, match=match)
+            self._stop(name)
+        max_bytes, files = self._rotation
+        log = self.home.log_file(name)
+        wrapped = [
+            sys.executable,
+            "-m",
+            "flightctl.local.supervisor",
+            "--name",
+            name,
+            "--log",
+            str(log),
+            "--status",
+            str(self._supervisor_status(name)),
+            "--log-max-bytes",
+            str(max_bytes),
+            "--log-files",
+            str(files),
+            *[argument for path in own_logs for argument in ("--rotate", str(path))],
+            *(["--reopen-signal", "SIGUSR1"] if own_logs else []),
+            "--",
+            *command,
+        ]
+        self._supervisor_status(name).parent.mkdir(parents=True, exist_ok=True)
+        self._supervisor_status(name).unlink(missing_ok=True)
+        match = f"flightctl.local.supervisor --name {name} --log {log}"
+        proc.spawn(self.home.run, self.home.log_file("supervisor"), name, wrapped, env, fingerprint, match=match)
         self._started.append(name)
+
+    def _supervisor_status(self, name: str) -> Path:
+        return self.home.run / "supervisor" / f"{name}.json"
+
+    def supervision(self, name: str) -> dict[str, Any] | None:
+        """What ``name``'s supervisor reports (restarts, last exit, state), while it runs."""
+        if proc.find(self.home.run, name) is None:
+            return None
+        return supervisor.read_status(self._supervisor_status(name))
+
+    def _crashed(self, name: str) -> str | None:
+        """Why ``name`` is no longer up, when it is not: gone, or its process exited (and is
+        being restarted) since this `up` started it."""
+        if proc.find(self.home.run, name) is None:
+            return "exited during start"
+        report = self.supervision(name) if name in self._started else None
+        if report and report.get("restarts"):
+            self._stop(name)
+            return f"exited during start ({report.get('last_exit')})"
+        return None
+
+    def _stop(self, name: str, timeout: float = 20.0) -> bool:
+        sig = signal.SIGQUIT if name == "gateway" else signal.SIGTERM
+        stopped = proc.stop(self.home.run, name, timeout=timeout, sig=sig)
+        self._supervisor_status(name).unlink(missing_ok=True)
+        return stopped
 
     def _create_topics(self, state: State) -> None:
         from flightctl.services.common.kafka import ensure_topics
@@ -179,10 +260,18 @@ class LocalPlatform:
                 time.sleep(1)
 
     def _wait(self, name: str, condition: Callable[[], bool], timeout: float) -> None:
-        if not proc.wait_until(lambda: condition() or proc.find(self.home.run, name) is None, timeout, 0.2):
+        crashed: list[str] = []
+
+        def ready_or_crashed() -> bool:
+            why = self._crashed(name)
+            if why:
+                crashed.append(why)
+            return bool(why) or condition()
+
+        if not proc.wait_until(ready_or_crashed, timeout, 0.2):
             self._failed(name, f"did not become ready within {timeout:.0f}s")
-        if proc.find(self.home.run, name) is None:
-            self._failed(name, "exited during start")
+        if crashed:
+            self._failed(name, crashed[0])
 
     def _failed(self, name: str, why: str) -> None:
         log = self.home.log_file(name)
@@ -194,8 +283,9 @@ class LocalPlatform:
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for service in sorted(pending):
-                    if proc.find(self.home.run, service) is None:
-                        self._failed(service, "exited during start")
+                    why = self._crashed(service)
+                    if why:
+                        self._failed(service, why)
                     if _healthy(client, state.ports.http(service)):
                         pending.discard(service)
                         self.progress(f"{service} healthy")
@@ -221,11 +311,11 @@ class LocalPlatform:
             return self._stop_components(components)
         stopped = []
         for name in ("gateway", *reversed(SERVICES)):
-            if proc.stop(self.home.run, name, sig=signal.SIGQUIT if name == "gateway" else signal.SIGTERM):
+            if self._stop(name):
                 stopped.append(name)
                 self.progress(f"stopped {name}")
         for name in ("prometheus", "kafka"):
-            if proc.stop(self.home.run, name, timeout=30):
+            if self._stop(name, timeout=30):
                 stopped.append(name)
                 self.progress(f"stopped {name}")
         if postgres.stop(self.home):
@@ -246,12 +336,7 @@ class LocalPlatform:
             raise UsageError(f"unknown component {', '.join(unknown)}; choose from {', '.join(known)}")
         stopped = []
         for name in names:
-            if name == "postgres":
-                done = postgres.stop(self.home)
-            else:
-                sig = signal.SIGQUIT if name == "gateway" else signal.SIGTERM
-                done = proc.stop(self.home.run, name, timeout=30, sig=sig)
-            if done:
+            if postgres.stop(self.home) if name == "postgres" else self._stop(name, timeout=30):
                 stopped.append(name)
                 self.progress(f"stopped {name}")
         return stopped
@@ -280,6 +365,7 @@ class LocalPlatform:
                     "url": f"http://127.0.0.1:{ports.http(s)}",
                     "healthy": health[s],
                     "running": proc.find(self.home.run, s) is not None,
+                    **_restarts(self.supervision(s)),
                     **({"grpc": f"127.0.0.1:{ports.grpc(s)}"} if s in GRPC_SERVICES else {}),
                 }
                 for s in SERVICES
@@ -288,6 +374,7 @@ class LocalPlatform:
                 "postgres": postgres.running(self.home),
                 **{name: proc.find(self.home.run, name) is not None for name in INFRA},
             },
+            "supervision": {name: _restarts(self.supervision(name)) for name in INFRA},
         }
 
     def logs(self, component: str, lines: int, follow: bool, out: Callable[[str], None]) -> None:
@@ -296,10 +383,15 @@ class LocalPlatform:
         path = self.home.log_file(LOG_NAMES[component])
         if not path.exists():
             raise FlightctlError(f"no log for {component} yet in {self.home.logs}; is the platform up?")
+        out(proc.tail(path, lines) + "\n")
         if follow:
-            proc.follow(["tail", "-n", str(lines), "-F", str(path)])
-        else:
-            out(proc.tail(path, lines) + "\n")
+            proc.follow(["tail", "-n", "0", "-F", str(path)])
+
+    def database_server(self) -> LocalServer:
+        """This platform's PostgreSQL, for `flightctl backup` and `restore`."""
+        from flightctl.local.backup import LocalServer
+
+        return LocalServer(self._existing_state())
 
     def service_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self._existing_state().ports.http(service)}"
@@ -316,6 +408,16 @@ class LocalPlatform:
         from flightctl.versions import local_components
 
         return local_components()
+
+
+def _restarts(report: dict[str, Any] | None) -> dict[str, Any]:
+    """A supervisor's report as `status` shows it: restarts, the last exit's reason, and the
+    seconds until the next start while it backs off."""
+    report = report or {}
+    shown: dict[str, Any] = {"restarts": int(report.get("restarts") or 0), "last_exit": report.get("last_exit")}
+    if report.get("state") == "backoff" and report.get("next_start_at"):
+        shown["restarting_in"] = round(max(0.0, float(report["next_start_at"]) - time.time()), 1)
+    return shown
 
 
 def _healthy(client: httpx.Client, port: int) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from flightctl.errors import FlightctlError
 
@@ -168,6 +169,9 @@ def stop(run_dir: Path, name: str, timeout: float = 20.0, sig: int = signal.SIGT
         _signal_group(running.pid, signal.SIGKILL)
         wait_until(lambda: not alive(running.pid), 5)
     (run_dir / f"{name}.json").unlink(missing_ok=True)
+    for child in [c for c in _detached if c.pid == running.pid]:  # started by this process: reap it
+        child.poll()
+        _detached.remove(child)
     return True
 
 
@@ -193,14 +197,58 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
 
 
 def tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` whole lines of the log at ``path`` (continued into its rotated files,
+    ``path.1``, ``path.2``, ...), as text."""
     if not path.exists():
         return "(no log yet)"
-    with path.open("rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - 64 * 1024))
-        text = handle.read().decode(errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join(line.decode(errors="replace") for line in last_lines(log_files(path), lines))
+
+
+def log_files(path: Path) -> list[Path]:
+    """``path`` and its rotated files that exist, newest first (``path``, ``path.1``, ...)."""
+    files = [path]
+    index = 1
+    while (older := path.with_name(f"{path.name}.{index}")).exists():
+        files.append(older)
+        index += 1
+    return files
+
+
+def last_lines(paths: Sequence[Path], count: int, block: int = 64 * 1024) -> list[bytes]:
+    """The last ``count`` lines of the files ``paths`` (newest first) taken as one log, oldest
+    first, without their newlines. Read backwards in blocks of ``block`` bytes, so a long log
+    costs only what is shown; a line split across two blocks is joined, never cut."""
+    found: list[bytes] = []  # newest first
+    for path in paths:
+        if len(found) >= count:
+            break
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:  # rotated away meanwhile
+            continue
+        with handle:
+            position = handle.seek(0, os.SEEK_END)
+            if position and _byte_at(handle, position - 1) == b"\n":
+                position -= 1  # the file's final newline ends the last line, it starts none
+            pending = b""
+            while position > 0 and len(found) < count:
+                size = min(block, position)
+                position -= size
+                handle.seek(position)
+                parts = (handle.read(size) + pending).split(b"\n")
+                pending = parts[0]
+                for line in reversed(parts[1:]):
+                    found.append(line)
+                    if len(found) >= count:
+                        break
+            if len(found) < count and (pending or handle.tell() > 0):
+                found.append(pending)
+    return list(reversed(found))
+
+
+def _byte_at(handle: IO[bytes], offset: int) -> bytes:
+    handle.seek(offset)
+    return handle.read(1)
 
 
 def follow(command: Sequence[str]) -> None:

@@ -151,6 +151,26 @@ def create_http_app(
         status = exc.code or 500
         return error(messages.get(status, exc.description or exc.name), status)
 
+    def _database_unavailable(exc: Exception) -> tuple[Response, int]:
+        """The database refused, dropped or did not give a connection (a restart, an outage):
+        the request was not applied (its transaction never committed); the client may retry."""
+        reason = str(exc).strip().splitlines()
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.path,
+            reason[0] if reason else type(exc).__name__,
+        )
+        response, status = error("the database is unavailable; try again shortly", 503)
+        response.headers["Retry-After"] = "1"
+        return response, status
+
+    import psycopg
+    from sqlalchemy import exc as sql
+
+    for unavailable in (sql.OperationalError, sql.InterfaceError, sql.TimeoutError, psycopg.OperationalError):
+        app.register_error_handler(unavailable, _database_unavailable)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:
         log.exception("unhandled error on %s %s", request.method, request.path)
