@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,8 +222,9 @@ def test_an_alert_travels_from_the_gateway_to_the_telegram_double(deployed: Depl
 
 def test_the_gateway_routes_redirects_and_answers_json(deployed: Deployed) -> None:
     """What kubernetes/README.md ("The gateway") promises, on the real workload: the four
-    prefixes, nothing else; JSON 401 (a service's own), 404, 413 and 502; HTTP redirected to
-    HTTPS on the forwarded HTTPS port and on the Service's port 80."""
+    prefixes, nothing else; JSON 401 (a service's own), 404, 413 and 502; HSTS, nosniff and
+    X-Frame-Options on HTTPS answers; HTTP redirected to HTTPS with a 308 on the forwarded HTTPS
+    port and on the Service's port 80."""
     with deployed.gateway(token=False) as gateway:
         for prefix in ("user-manager", "data-collector", "sla-detector", "notifier"):
             pong = gateway.get(f"/{prefix}/ping")
@@ -235,6 +237,10 @@ def test_the_gateway_routes_redirects_and_answers_json(deployed: Deployed) -> No
         assert itself.json()["prefixes"] == ["/user-manager/", "/data-collector/", "/sla-detector/", "/notifier/"]
         unauthorized = gateway.get("/user-manager/users")
         assert unauthorized.status_code == 401 and "error" in unauthorized.json()
+        for answer in (pong, missing, unauthorized):  # the hardening headers on every HTTPS answer
+            assert answer.headers["strict-transport-security"].startswith("max-age="), answer.headers
+            assert answer.headers["x-content-type-options"] == "nosniff", answer.headers
+            assert answer.headers["x-frame-options"] == "DENY", answer.headers
         too_big = gateway.post(
             "/user-manager/users",
             content=b"{" + b" " * (1024 * 1024 + 10) + b"}",
@@ -255,11 +261,14 @@ def test_the_gateway_routes_redirects_and_answers_json(deployed: Deployed) -> No
     # Plain HTTP on the forwarded HTTPS port: redirected to HTTPS at the same address.
     forwarded = deployed.status["gateway"]
     plain = httpx.get(forwarded.replace("https://", "http://", 1) + "/user-manager/ping", timeout=10)
-    assert plain.status_code == 301 and plain.headers["location"] == forwarded + "/user-manager/ping"
+    assert plain.status_code == 308 and plain.headers["location"] == forwarded + "/user-manager/ping"
     # The Service's HTTP port (80): redirected to HTTPS on 443.
     address = deployed.kubectl("get", "service/gateway", "-o", "jsonpath={.spec.clusterIP}").stdout
     http = httpx.get(f"http://{address}/user-manager/ping", timeout=10)
-    assert http.status_code == 301 and http.headers["location"] == f"https://{address}/user-manager/ping"
+    assert http.status_code == 308 and http.headers["location"] == f"https://{address}/user-manager/ping"
+    # 308, not 301: a client that follows it repeats a POST as a POST, never as a GET.
+    write = httpx.post(f"http://{address}/user-manager/users", json={}, timeout=10)
+    assert write.status_code == 308 and write.headers["location"] == f"https://{address}/user-manager/users"
     # The certificate is flightctl's own: a client that does not trust it refuses the gateway.
     try:
         httpx.get(forwarded + "/user-manager/ping", timeout=10)
@@ -598,3 +607,136 @@ def test_up_from_another_flightctl_home_keeps_the_platform_its_secrets_and_its_d
     with deployed.gateway() as gateway:  # this session's forward: the same gateway pod
         user = deployed.call(gateway, "GET", f"/user-manager/users/{email}").json()
     assert user["telegram_chat_id"] == "840001"
+
+
+# ---- 7. backup and restore on the cluster ------------------------------------------------------
+
+
+def test_backup_and_restore_on_the_cluster_bring_back_every_user_interest_alert_state_and_delivery(
+    deployed: Deployed,
+) -> None:
+    """`flightctl backup` of the deployed platform (pg_dump inside the PostgreSQL pod), then a
+    user deleted and another one created, then `flightctl restore`: the deleted user is back
+    with interest, alert state and delivery; the later one is gone (the databases are the
+    backup's); the services reconnect by themselves and stay Ready."""
+    deployed.add_flights(flights_at("LIPZ", 2))
+    kept_chat, later_chat = "850001", "850002"
+    state = "SELECT state FROM alert_state WHERE user_email = :'email' AND airport_code = 'LIPZ'"
+
+    def seen(gateway: httpx.Client, email: str) -> dict[str, Any]:
+        return {
+            "user": deployed.call(gateway, "GET", f"/user-manager/users/{email}").json(),
+            "interests": deployed.call(gateway, "GET", f"/data-collector/interests/{email}").json(),
+            "deliveries": [
+                (d["event_id"], d["status"], d["chat_id"])
+                for d in deployed.call(gateway, "GET", "/notifier/notifications", params={"email": email}).json()
+            ],
+            "alert_state": deployed.psql("alert_system", state, email=email),
+        }
+
+    backups = Path(tempfile.mkdtemp(prefix="flightctl-cluster-backup-"))
+    try:
+        with deployed.gateway() as gateway:
+            kept = deployed.create_user(gateway, "backup", kept_chat)
+            deployed.add_interest(gateway, kept, "LIPZ", 1)
+            deployed.collect(gateway)
+            wait_for("the alert before the backup", lambda: deployed.messages([kept_chat]), 60, interval=0.5)
+            wait_for(
+                "the delivery logged",
+                lambda: [d for d in seen(gateway, kept)["deliveries"] if d[1] == "sent"],
+                30,
+            )
+            before = seen(gateway, kept)
+            assert before["alert_state"] == "high" and before["interests"]["interests"], before
+
+            target = backups / "b1"
+            deployed.flightctl("--context", "cluster", "backup", str(target), timeout=600)
+            manifest = json.loads((target / "manifest.json").read_text())
+            assert (target / "sla-config.json").exists()
+            assert len(list(target.glob("*.dump"))) == 4, sorted(p.name for p in target.iterdir())
+            assert manifest["context"], manifest
+
+            deployed.call(
+                gateway,
+                "DELETE",
+                f"/user-manager/users/{kept}",
+                ok=(200, 202, 204),
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            )
+            wait_for(
+                "the deletion to reach data-collector",
+                lambda: not deployed.call(gateway, "GET", f"/data-collector/interests/{kept}").json()["interests"],
+                60,
+            )
+            later = deployed.create_user(gateway, "after-backup", later_chat)
+
+            restored = deployed.flightctl("--context", "cluster", "restore", str(target), "--yes", timeout=600)
+            assert restored.returncode == 0
+            wait_for("every service Ready after the restore", deployed.all_ready, 180)
+
+            def back() -> dict[str, Any] | None:
+                found = deployed.call(gateway, "GET", f"/user-manager/users/{kept}", ok=(200, 404))
+                return seen(gateway, kept) if found.status_code == 200 else None
+
+            after = wait_for("the user back through the gateway", back, 120)
+            assert after == before
+            gone = deployed.call(gateway, "GET", f"/user-manager/users/{later}", ok=(200, 404))
+            assert gone.status_code == 404, gone.text
+
+            damaged = backups / "damaged"
+            shutil.copytree(target, damaged)
+            dump = sorted(damaged.glob("*.dump"))[0]
+            dump.write_bytes(dump.read_bytes()[:-64])
+            refused = deployed.flightctl("--context", "cluster", "restore", str(damaged), "--yes", check=False)
+            assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+            # Refused before anything was touched: the restored user is still there.
+            assert deployed.call(gateway, "GET", f"/user-manager/users/{kept}").json() == before["user"]
+    finally:
+        shutil.rmtree(backups, ignore_errors=True)
+
+
+# ---- 8. what the images promise, the cluster enforces -------------------------------------------
+
+
+def test_every_platform_container_runs_as_non_root_on_a_read_only_root_filesystem(deployed: Deployed) -> None:
+    """Inside each running container of the five services and the gateway: the process's uid is
+    not 0, and writing to the root filesystem fails (the pod spec's securityContext, as the
+    kubelet and runtime apply it, not only as written in the manifest)."""
+    for app in (*SERVICES, "gateway"):
+        pods = deployed.pods(app)
+        assert pods, app
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            for container in pod["spec"]["containers"]:
+                probe = deployed.kubectl(
+                    "exec",
+                    name,
+                    "-c",
+                    container["name"],
+                    "--",
+                    "sh",
+                    "-c",
+                    "id -u; if touch /.flightctl-write-probe 2>/dev/null; then echo writable; else echo read-only; fi",
+                ).stdout.split()
+                assert probe[0] != "0", (name, container["name"], probe)
+                assert probe[1] == "read-only", (name, container["name"], probe)
+
+
+# ---- 9. flightctl top over the cluster context ----------------------------------------------------
+
+
+def test_top_reads_the_platform_on_the_cluster_through_its_prometheus(deployed: Deployed) -> None:
+    """`flightctl --context cluster top --once -o json`: every source reached (Prometheus through
+    the port-forward top starts), every service healthy, and the requests the earlier tests made
+    counted by Prometheus's scrapes of the pods."""
+
+    def frame() -> dict[str, Any] | None:
+        shown: dict[str, Any] = json.loads(
+            deployed.flightctl("--context", "cluster", "-o", "json", "top", "--once").stdout
+        )
+        counted = {row["service"]: row["requests"] for row in shown["services"]}
+        return shown if not shown["unreachable"] and (counted.get("user-manager") or 0) > 0 else None
+
+    shown = wait_for("a frame with every source and user-manager's requests", frame, 120, interval=5)
+    assert all(row["healthy"] for row in shown["services"]), shown["services"]
+    assert shown["collector"] is not None and shown["context"] == "cluster", shown

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The cluster, sourced by k8s-local.sh: PKI, the components as processes, the addons, loading
-# images, deploying the kind overlay, and tearing it all down.
+# images, deploying the cluster overlay, and tearing it all down.
 
 PKI="$STATE/pki"
 KUBECONFIGS="$STATE/kubeconfigs"
@@ -259,7 +259,7 @@ cmd_load() {
   timed "load $*" load_images "$@"
 }
 
-# ---- the flightctl platform: the kind overlay -----------------------------------------------
+# ---- the flightctl platform: an overlay (cluster) ---------------------------------------------
 
 OVERLAYS="$ROOT/src/flightctl/deploy/kubernetes/overlays"
 WORKLOADS=(statefulset/postgres statefulset/kafka job/kafka-topics deployment/prometheus
@@ -347,13 +347,13 @@ ingress_dry_run() {
 
 cmd_deploy() {
   need_root
-  local dry_only='' timeout=600 name=kind
+  local dry_only='' timeout=600 name=cluster
   while [ $# -gt 0 ]; do
     case "$1" in
       --dry-run) dry_only=1 ;;
       --timeout) timeout="$2"; shift ;;
       --overlay) name="$2"; shift ;;
-      *) die "usage: $0 deploy [--dry-run] [--overlay kind|kind-multinode] [--timeout SECONDS]" ;;
+      *) die "usage: $0 deploy [--dry-run] [--overlay cluster|kind|kind-multinode] [--timeout SECONDS]" ;;
     esac
     shift
   done
