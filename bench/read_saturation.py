@@ -38,7 +38,7 @@ import pipeline_common as common
 from flights_million import load
 
 from flightctl.deploy import gateway
-from flightctl.local import nginx
+from flightctl.local import nginx, postgres
 from flightctl.platform.layout import Home, port_in_use
 from flightctl.platform.proc import wait_until
 
@@ -64,6 +64,38 @@ def wrk(url: str, token: str, seconds: int, connections: int) -> dict[str, Any]:
         "requests": raw["requests"],
         "errors": errors,
     }
+
+
+def tree_cpu_ticks(pid: int) -> int:
+    """User + system CPU clock ticks of a process and its children (PostgreSQL's backends,
+    NGINX's workers), read from /proc."""
+    total, pids = 0, [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue  # gone meanwhile
+        total += int(fields[11]) + int(fields[12])
+        pids.extend(int(c) for c in children)
+    return total
+
+
+class CpuPerRequest:
+    """CPU time per request of each named process tree over one wrk run: what a request costs
+    the machine, which other work on the shared cores does not change as it does requests/s."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.before = {name: tree_cpu_ticks(pid) for name, pid in pids.items()}
+
+    def per_request_us(self, requests: int) -> dict[str, float]:
+        hz = os.sysconf("SC_CLK_TCK")
+        return {
+            name: round((tree_cpu_ticks(pid) - self.before[name]) / hz / max(requests, 1) * 1e6, 1)
+            for name, pid in self.pids.items()
+        }
 
 
 class PeakRss:
@@ -167,17 +199,32 @@ def main(argv: list[str] | None = None) -> int:
             }
             for url in targets.values():  # warm-up: pools filled, statements prepared
                 wrk(url, platform.token, 3, args.connections)
+            postgres_pid = int((postgres.data_dir(Home(platform.home)) / "postmaster.pid").read_text().split()[0])
+            gateway_pid = int(json.loads((Home(platform.home).run / "gateway.json").read_text())["pid"])
+            # Whose CPU each target's requests use: its app, the database, its gateway.
+            cpu_of = {
+                "hello": {"app": processes[0].pid, "gateway": processes[1].pid},
+                "flights-last": {
+                    "app": platform.pid("data-collector"),
+                    "postgres": postgres_pid,
+                    "gateway": gateway_pid,
+                },
+                "user": {"app": platform.pid("user-manager"), "postgres": postgres_pid, "gateway": gateway_pid},
+            }
             peak = PeakRss(platform.pid("data-collector"))
             runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
             ratios: dict[str, list[float]] = {"flights-last": [], "user": []}
             for n in range(args.repeat):
                 load1 = round(os.getloadavg()[0], 2)
                 for name, url in targets.items():
+                    cpu = CpuPerRequest(cpu_of[name])
                     figures = {**wrk(url, platform.token, args.seconds, args.connections), "load_1m": load1}
+                    figures["cpu_us_per_request"] = cpu.per_request_us(figures["requests"])
                     runs[name].append(figures)
                     print(f"round {n + 1} {name:<13} {figures['requests_per_second']:>8.0f} req/s  p50 "
                           f"{figures['p50_ms']:.1f}  p95 {figures['p95_ms']:.1f}  p99 {figures['p99_ms']:.1f} ms  "
-                          f"errors {figures['errors']}  (load {load1})", flush=True)  # fmt: skip
+                          f"errors {figures['errors']}  CPU us/request {figures['cpu_us_per_request']}  "
+                          f"(load {load1})", flush=True)  # fmt: skip
                 for name in ratios:
                     ratios[name].append(
                         round(runs[name][-1]["requests_per_second"] / runs["hello"][-1]["requests_per_second"], 3)
@@ -190,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
                     "p95_ms": common.spread([r["p95_ms"] for r in values]),
                     "p99_ms": common.spread([r["p99_ms"] for r in values]),
                     "errors": sum(r["errors"] for r in values),
+                    "cpu_us_per_request": {
+                        part: common.spread([r["cpu_us_per_request"][part] for r in values])["median"]
+                        for part in values[0]["cpu_us_per_request"]
+                    },
                 }
                 for name, values in runs.items()
             }
@@ -207,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = result["ratio_to_hello"].get(name)
         against = f"  ratio to hello {ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f})" if ratio else ""
         print(f"{name:<13} median {rps['median']:>7.0f} req/s ({rps['min']:.0f}-{rps['max']:.0f})  p95 median "
-              f"{p95['median']:.1f} ms ({p95['min']:.1f}-{p95['max']:.1f}){against}")  # fmt: skip
+              f"{p95['median']:.1f} ms ({p95['min']:.1f}-{p95['max']:.1f}){against}; CPU us/request "
+              f"{figures['cpu_us_per_request']}")  # fmt: skip
     print(f"data-collector peak RSS {result['data_collector_peak_rss_mib']} MiB")
     print(f"median load average during the rounds: {statistics.median(r['load_1m'] for r in runs['hello'])}")
     common.write_result("read-saturation", result, args.json)

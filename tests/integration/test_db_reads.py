@@ -1,6 +1,7 @@
 """The read path's database helpers on the real PostgreSQL (the platform's user_manager database):
-prepared reads on autocommit connections (db.Reads), a pooled connection that died being dropped
-(at once when idle long enough to be pinged, else after the one request that found it dead)."""
+prepared reads on autocommit connections (db.Reads), planned once on the read engine, a pooled
+connection that died being dropped (at once when idle long enough to be pinged, else after the
+one request that found it dead)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,36 @@ def test_a_connection_found_dead_by_a_request_is_dropped(url: str, reads: db.Rea
         reads.first(QUERY, {"n": 2})  # back in use within the window: not pinged, this request fails
     again = reads.first(QUERY, {"n": 3})
     assert again is not None and again["pid"] != first["pid"]
+
+
+def plans(engine: db.Engine) -> tuple[int, int]:
+    """(generic, custom) plan counts of QUERY prepared on the engine's one pooled connection."""
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %(like)s",
+            {"like": "%pg_backend_pid()%"},
+        ).one()
+    return int(found[0]), int(found[1])
+
+
+def test_the_read_engine_plans_a_prepared_statement_once(url: str) -> None:
+    engine = db.make_read_engine(url, pool_size=1)
+    try:
+        reads = db.Reads(engine)
+        assert [r and r["n"] for r in (reads.first(QUERY, {"n": n}) for n in range(8))] == list(range(8))
+        assert plans(engine) == (8, 0)  # one generic plan, never planned again for the values
+    finally:
+        engine.dispose()
+
+
+def test_by_default_postgresql_plans_each_of_the_first_runs_anew(url: str) -> None:
+    """What the read engine's setting changes: a plain engine's session plans for the values."""
+    engine = db.make_engine(url, pool_size=1, autocommit=True)
+    try:
+        reads = db.Reads(engine)
+        for n in range(8):
+            reads.first(QUERY, {"n": n})
+        generic, custom = plans(engine)
+        assert custom >= 5 and generic + custom == 8
+    finally:
+        engine.dispose()

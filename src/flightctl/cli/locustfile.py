@@ -29,6 +29,7 @@ outside 2xx, and every transport error, is a failure. Requests are named by rout
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -44,14 +45,22 @@ BROKEN_QUERY = "rate(up[5m]"
 """Not PromQL: a config otherwise valid with this query is refused (400)."""
 
 
+@functools.cache
 def _ssl_context() -> ssl.SSLContext:
+    """One TLS client context for every simulated user of this process, verifying against
+    ``FLIGHTCTL_LOADTEST_CA`` alone when it is set (else the system's CAs). Locust asks for a
+    context when a user makes its first request; building one with the system's CAs parses
+    about 150 certificates (0.4 s here) inside that request's timing, and blocks the process's
+    event loop, so every other request then in flight waited too: a context per user put
+    seconds into the users created while the test ramped up."""
     import gevent.ssl  # Locust's own dependency; its sockets are gevent's
 
-    context = gevent.ssl.create_default_context()
     ca = os.environ.get("FLIGHTCTL_LOADTEST_CA")
-    if ca:
-        context.load_verify_locations(cafile=ca)
-    return context  # type: ignore[no-any-return]
+    if not ca:
+        return gevent.ssl.create_default_context()  # type: ignore[no-any-return]
+    context = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the peer and its host name
+    context.load_verify_locations(cafile=ca)
+    return context
 
 
 class Platform(FastHttpUser):

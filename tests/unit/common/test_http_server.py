@@ -102,3 +102,30 @@ def test_a_chunked_body_is_read_and_one_over_the_limit_is_a_413() -> None:
             assert answer.json() == {"error": f"the request body is larger than {MAX_BODY_BYTES} bytes"}
     finally:
         server.stop()
+
+
+def test_many_idle_keep_alive_connections_stay_open() -> None:
+    """The gateway keeps up to 32 idle connections per worker to each service: every one stays
+    usable (cheroot's default closed each connection past the tenth after its response)."""
+    app = Flask("pooled")
+    app.add_url_rule("/", view_func=lambda: "ok")
+    server = serve(app)
+
+    def ask(client: socket.socket) -> bytes:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"ok"):
+            chunk = client.recv(1000)
+            assert chunk, "closed by the server"
+            answer += chunk
+        return answer
+
+    clients = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(64)]
+    try:
+        first = [ask(c) for c in clients]  # all 64 idle and open after this
+        assert all(a.startswith(b"HTTP/1.1 200") and b"Connection: close" not in a for a in first)
+        assert all(ask(c).startswith(b"HTTP/1.1 200") for c in clients)  # the same connections again
+    finally:
+        for c in clients:
+            c.close()
+        server.stop()

@@ -45,7 +45,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
     engine = db.make_engine(settings.database_url)
     db.migrate(engine, VERSIONS)
     factory = db.make_session_factory(engine)
-    read_engine = db.make_engine(settings.database_url, pool_size=HTTP_THREADS, autocommit=True)
+    read_engine = db.make_read_engine(settings.database_url, pool_size=HTTP_THREADS)
     registry = CollectorRegistry()
     metrics = UserMetrics(registry)
     channel = make_channel(settings.data_collector_grpc_target)
