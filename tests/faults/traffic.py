@@ -4,9 +4,10 @@ what was lost (nothing), what was duplicated (nothing) and what the users saw.
 
 Each simulated user is created with an idempotency key (a failed attempt is retried with the
 same key, as a client should), linked to a Telegram chat, and given one interest with a high
-threshold of 1 in the driver's airport; a second thread asks data-collector for a collection
-every ``collect_every`` seconds. The fake OpenSky has three flights of yesterday at that airport,
-so every interest that a collection reaches alerts once, to that user's chat."""
+threshold of 1 in the driver's airport, at most ``users_per_second``; a second thread asks
+data-collector for a collection every ``collect_every`` seconds. The fake OpenSky has three
+flights of yesterday at that airport, so every interest that a collection reaches alerts once,
+to that user's chat."""
 
 from __future__ import annotations
 
@@ -62,10 +63,15 @@ class Seen:
 
 
 class Traffic:
-    def __init__(self, platform: Platform, airport: str, *, collect_every: float = 2.0) -> None:
+    def __init__(
+        self, platform: Platform, airport: str, *, collect_every: float = 2.0, users_per_second: float = 5.0
+    ) -> None:
         self.platform = platform
         self.airport = airport
         self.collect_every = collect_every
+        # A trickle, as users come: unpaced, a quick machine made 2,000 users in a minute, whose
+        # alerts alone take longer than the test waits at Telegram's 30 messages a second.
+        self.user_interval = 1.0 / users_per_second
         self.people: list[Person] = []
         self.seen = Seen()
         self.sources: dict[str, Counter[str]] = {}  # airport -> where the collections' counts came from
@@ -129,7 +135,9 @@ class Traffic:
             httpx.Client(base_url=self.platform.url("user-manager"), headers=token, timeout=10) as users,
             httpx.Client(base_url=self.platform.url("data-collector"), headers=token, timeout=10) as collector,
         ):
-            while not self._stop.is_set():
+            next_at = time.monotonic()
+            while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+                next_at = time.monotonic() + self.user_interval
                 email = f"fault-{uuid.uuid4().hex[:10]}@example.com"
                 person = Person(email, str(random.randint(10**9, 10**10)), self.airport)
                 self.people.append(person)
