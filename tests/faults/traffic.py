@@ -74,6 +74,8 @@ class Traffic:
         self.user_interval = 1.0 / users_per_second
         self.people: list[Person] = []
         self.seen = Seen()
+        self.collections_started = 0  # answered or not (one asked during an outage may answer after it)
+        self.collecting = False  # a collection asked for and not answered yet
         self.sources: dict[str, Counter[str]] = {}  # airport -> where the collections' counts came from
         self.errors: dict[str, Any] = {}  # airport -> the last collection's error for it (None: none)
         self._stop = threading.Event()
@@ -156,7 +158,10 @@ class Traffic:
         token = {"Authorization": f"Bearer {self.platform.token}"}
         with httpx.Client(base_url=self.platform.url("data-collector"), headers=token, timeout=60) as collector:
             while not self._stop.wait(self.collect_every):
+                self.collections_started += 1
+                self.collecting = True
                 answer = self._call("POST /collect", collector, "POST", "/collect")
+                self.collecting = False
                 if answer is not None and answer.status_code == 200:
                     for airport in answer.json().get("airports", []):
                         code, source = str(airport.get("airport")), str(airport.get("source"))
