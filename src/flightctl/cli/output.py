@@ -167,8 +167,9 @@ def highlighted(text: str) -> Text:
 
     shown = Text(text)
     shown.highlight_regex(r"(?m)^[A-Z][A-Z_]+(?: +[A-Z_]+)*$", "bold")
-    shown.highlight_regex(r"(?m)(?<=  )yes$", "green")
-    shown.highlight_regex(r"(?m)(?<=  )NO$", "bold red")
+    # The HEALTHY cell: last on its line, or followed by the RESTARTS column of a supervised platform.
+    shown.highlight_regex(r"(?m)(?<=  )yes(?=$| +\d)", "green")
+    shown.highlight_regex(r"(?m)(?<=  )NO(?=$| +\d)", "bold red")
     shown.highlight_regex(r"\b(?:unhealthy|failed|unreachable)\b", "bold red")
     shown.highlight_regex(r"\bhealthy\b", "green")
     return shown
