@@ -216,6 +216,15 @@ class Deployed:
     def restarts(pod: dict[str, Any]) -> int:
         return sum(c.get("restartCount", 0) for c in pod.get("status", {}).get("containerStatuses", []))
 
+    @staticmethod
+    def last_exits(pod: dict[str, Any]) -> list[dict[str, Any]]:
+        """How each restarted container's previous run ended (reason, exit code, message)."""
+        return [
+            {"container": c["name"], **{k: v for k, v in terminated.items() if k in ("reason", "exitCode", "message")}}
+            for c in pod.get("status", {}).get("containerStatuses", [])
+            if (terminated := c.get("lastState", {}).get("terminated"))
+        ]
+
     def all_ready(self, apps: Iterable[str] = SERVICES) -> bool:
         for app in apps:
             pods = self.pods(app)

@@ -88,7 +88,9 @@ def test_every_workload_is_ready_within_the_stated_time(deployed: Deployed) -> N
             ).total_seconds()
             took[name] = max(took.get(name, 0.0), seconds)
             # The services wait for PostgreSQL and Kafka at start instead of crashing.
-            assert deployed.restarts(pod) == 0, f"{pod['metadata']['name']} restarted while starting"
+            assert deployed.restarts(pod) == 0, (
+                f"{pod['metadata']['name']} restarted while starting: {deployed.last_exits(pod)}"
+            )
     slow = {name: seconds for name, seconds in took.items() if seconds > READY_WITHIN}
     assert not slow, f"not Ready within {READY_WITHIN:.0f}s: {slow}"
     deployed.cluster.record("flightctl up (cluster tests)", deployed.up_seconds)

@@ -92,6 +92,14 @@ def test_service_probes_follow_the_contract(manifests: list[Manifest]) -> None:
         else:
             assert container["readinessProbe"]["httpGet"]["path"] == "/health"
         assert container["livenessProbe"]["httpGet"]["path"] == "/ping"
+        assert "initialDelaySeconds" not in container["livenessProbe"], "the startup probe holds liveness back"
+        startup = container["startupProbe"]
+        # Four minutes: the database (2 min) and then the Kafka producer (2 min) are waited for.
+        assert startup["periodSeconds"] * startup["failureThreshold"] == 240
+        if name in GRPC_SERVERS:
+            assert "httpGet" not in startup, "exactly one probe handler: the gRPC one replaces /ping"
+        else:
+            assert startup["httpGet"] == {"path": "/ping", "port": "http"}
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports["http"] == 8080
         env = env_of(container)

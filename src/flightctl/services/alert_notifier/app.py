@@ -26,7 +26,7 @@ from flightctl.services.common import db
 from flightctl.services.common.clock import utcnow
 from flightctl.services.common.grpcutil import check_health, make_channel
 from flightctl.services.common.http import HttpServer, create_http_app
-from flightctl.services.common.kafka import KafkaRunner, broker_reachable, make_producer
+from flightctl.services.common.kafka import KafkaRunner, broker_reachable, connect_producer
 from flightctl.services.common.locks import AdvisoryLock
 from flightctl.services.common.metrics import KafkaMetrics
 from flightctl.services.common.pb import user_pb2_grpc
@@ -118,7 +118,7 @@ def create_app(
         now=now,
         dispatcher=dispatcher,
     )
-    producer = make_producer(settings.kafka_bootstrap_servers, NAME)  # dead letters only
+    producer = connect_producer(settings.kafka_bootstrap_servers, NAME)  # dead letters only
     runner = KafkaRunner(
         name=NAME,
         bootstrap=settings.kafka_bootstrap_servers,

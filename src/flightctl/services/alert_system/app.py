@@ -18,7 +18,7 @@ from flightctl.services.alert_system.settings import Settings
 from flightctl.services.common import db
 from flightctl.services.common.clock import utcnow
 from flightctl.services.common.http import HttpServer, create_http_app
-from flightctl.services.common.kafka import TO_ALERT_SYSTEM, KafkaRunner, broker_reachable, make_producer
+from flightctl.services.common.kafka import TO_ALERT_SYSTEM, KafkaRunner, broker_reachable, connect_producer
 from flightctl.services.common.metrics import KafkaMetrics
 from flightctl.services.common.runtime import BackgroundLoop, Component, OnStop, serve
 
@@ -47,7 +47,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Aler
         now=now,
         metrics=AlertMetrics(registry),
     )
-    producer = make_producer(settings.kafka_bootstrap_servers, NAME)
+    producer = connect_producer(settings.kafka_bootstrap_servers, NAME)
     runner = KafkaRunner(
         name=NAME,
         bootstrap=settings.kafka_bootstrap_servers,

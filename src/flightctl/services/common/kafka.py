@@ -36,9 +36,10 @@ from typing import Any, Protocol, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
+from flightctl.services.common.backoff import Backoff
 from flightctl.services.common.metrics import KafkaMetrics
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,46 @@ def make_producer(bootstrap: str, client_id: str) -> KafkaProducer:
         bootstrap_timeout_ms=10000,
         max_block_ms=10000,  # a send while the broker is away fails after 10 s instead of 60
     )
+
+
+# At start the broker may not answer yet (on a first deploy Kafka's JVM often comes up after
+# PostgreSQL, and its name resolves only once its pod runs): a producer made then is retried
+# with backoff for this long, as the database connection is (db.CONNECT_DEADLINE).
+CONNECT_BACKOFF = Backoff(1.0, 10.0)
+CONNECT_DEADLINE = 120.0
+
+
+def connect_producer(
+    bootstrap: str,
+    client_id: str,
+    *,
+    backoff: Backoff = CONNECT_BACKOFF,
+    deadline: float = CONNECT_DEADLINE,
+    factory: Callable[[str, str], KafkaProducer] = make_producer,
+    sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> KafkaProducer:
+    """:func:`make_producer`, once the broker answers. A producer that cannot bootstrap
+    (:class:`KafkaTimeoutError`, :class:`KafkaConnectionError`) is tried again after
+    ``backoff``'s delay, logged each time, until ``deadline`` seconds have passed; then the last
+    error is raised. Any other error is raised at once."""
+    give_up = clock() + deadline
+    failures = 0
+    while True:
+        try:
+            producer = factory(bootstrap, client_id)
+        except (KafkaTimeoutError, KafkaConnectionError) as exc:
+            failures += 1
+            delay = backoff.delay(failures)
+            if clock() + delay > give_up:
+                log.error("the Kafka broker did not answer within %.0fs; giving up", deadline)
+                raise
+            log.warning("the Kafka broker does not answer yet (%s); retrying in %.1fs", str(exc), delay)
+            sleep(delay)
+            continue
+        if failures:
+            log.info("the Kafka broker answers after %d failed attempt(s)", failures)
+        return producer
 
 
 def send_all(producer: Producer, messages: Iterable[Outgoing], timeout: float = 30.0) -> int:

@@ -25,7 +25,7 @@ from flightctl.services.common.grpcutil import (
 )
 from flightctl.services.common.http import THREADS as HTTP_THREADS
 from flightctl.services.common.http import HttpServer, create_http_app
-from flightctl.services.common.kafka import Outgoing, broker_reachable, make_producer, send_all
+from flightctl.services.common.kafka import Outgoing, broker_reachable, connect_producer, send_all
 from flightctl.services.common.pb import data_collector_pb2_grpc, user_pb2, user_pb2_grpc
 from flightctl.services.common.runtime import BackgroundLoop, Component, OnStop, serve
 from flightctl.services.common.token_client import cached_grpc_lookup
@@ -93,7 +93,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
         on_call=lambda outcome: metrics.opensky_calls.labels(outcome).inc(),
     )
     metrics.breaker_open.set_function(lambda: 1.0 if circuit.state == "open" else 0.0)
-    producer = make_producer(settings.kafka_bootstrap_servers, NAME)
+    producer = connect_producer(settings.kafka_bootstrap_servers, NAME)
 
     def publish(messages: Sequence[Outgoing]) -> int:
         try:
