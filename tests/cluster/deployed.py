@@ -216,6 +216,11 @@ class Deployed:
     def restarts(pod: dict[str, Any]) -> int:
         return sum(c.get("restartCount", 0) for c in pod.get("status", {}).get("containerStatuses", []))
 
+    def gone(self, app: str, namespace: str = NAMESPACE) -> bool:
+        """No pod of the app at all, terminating ones included: a pod being deleted still serves
+        (it stops on SIGTERM within its grace period), over the connections it already has."""
+        return not self.get("pods", "-l", f"app={app}", namespace=namespace)["items"]
+
     @staticmethod
     def last_exits(pod: dict[str, Any]) -> list[dict[str, Any]]:
         """How each restarted container's previous run ended (reason, exit code, message)."""

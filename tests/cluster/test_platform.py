@@ -138,7 +138,7 @@ def test_without_its_database_a_service_goes_unready_and_liveness_restarts_only_
     os.kill(_host_pid(deployed, hung), signal.SIGSTOP)
     deployed.scale("statefulset", "postgres", 0)
     try:
-        wait_for("postgres-0 gone", lambda: not deployed.pods("postgres"), 120)
+        wait_for("postgres-0 gone", lambda: deployed.gone("postgres"), 120)
         gone = time.monotonic()
 
         def unready() -> bool:
@@ -168,6 +168,10 @@ def test_without_its_database_a_service_goes_unready_and_liveness_restarts_only_
             return deployed.restarts(deployed.pods("sla-breach-detector")[0]) > hung_restarts
 
         wait_for("liveness to restart the hung sla-breach-detector", hung_restarted, 180, interval=2)
+        # `flightctl status` shows the restart, and how the killed run ended, as it does locally.
+        shown = json.loads(deployed.flightctl("--context", "cluster", "status", "-o", "json").stdout)
+        shown = shown["services"]["sla-breach-detector"]
+        assert shown["restarts"] > hung_restarts and shown["last_exit"], shown
         wait_for(
             f"a liveness window ({window:.0f}s) without the database",
             lambda: same_pods_no_restart() and time.monotonic() - gone > window + 5,
@@ -252,7 +256,7 @@ def test_the_gateway_routes_redirects_and_answers_json(deployed: Deployed) -> No
 
         deployed.scale("deployment", "sla-breach-detector", 0)
         try:
-            wait_for("sla-breach-detector gone", lambda: not deployed.pods("sla-breach-detector"), 90)
+            wait_for("sla-breach-detector gone", lambda: deployed.gone("sla-breach-detector"), 90)
             unreachable = gateway.get("/sla-detector/ping")
             assert unreachable.status_code == 502 and "error" in unreachable.json(), unreachable.text
         finally:
@@ -473,7 +477,7 @@ def test_deleting_the_postgres_and_kafka_pods_loses_no_state_and_no_unconsumed_m
 
         deployed.scale("deployment", "alert-notifier", 0)
         try:
-            wait_for("alert-notifier gone", lambda: not deployed.pods("alert-notifier"), 90)
+            wait_for("alert-notifier gone", lambda: deployed.gone("alert-notifier"), 90)
             queued = deployed.create_user(gateway, "queued", queued_chat)
             deployed.add_interest(gateway, queued, "EGLL", 1)
             deployed.collect(gateway)

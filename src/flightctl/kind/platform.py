@@ -687,6 +687,7 @@ class ClusterPlatform:
             > 0
             for item in json.loads(result.stdout).get("items", [])
         }
+        restarts = self._restarts()
         gateway = endpoints.gateway_url(self.home, self.target)
         services: dict[str, dict[str, Any]] = {}
         for name in SERVICES:
@@ -696,6 +697,8 @@ class ClusterPlatform:
             if name in endpoints.PREFIXES and gateway is not None:
                 routed = gateway + endpoints.PREFIXES[name]
             services[name] = {"url": url or routed, "gateway_url": routed, "healthy": ready.get(name, False)}
+            if restarts is not None:
+                services[name].update(restarts.get(name, {"restarts": 0, "last_exit": None}))
         prometheus = portforward.active(self.home, "prometheus", self.target)
         # HTTP redirects to HTTPS: on Kind from port 80; through a forward of the gateway's HTTPS
         # port, plain HTTP on that same port is redirected too.
@@ -715,6 +718,32 @@ class ClusterPlatform:
             "services": services,
             "workloads": ready,
         }
+
+    def _restarts(self) -> dict[str, dict[str, Any]] | None:
+        """Per workload (the pods' ``app`` label): the restarts of its pods' containers, and how
+        the most recent restarted container's previous run ended (``OOMKilled (exit code 137)``),
+        as the local supervisor reports them. None when the pods cannot be listed."""
+        result = self.runner.run(self._kubectl("get", "pods", "-o", "json", namespace=layout.NAMESPACE))
+        try:
+            pods = json.loads(result.stdout).get("items", []) if result.ok else None
+        except ValueError:
+            pods = None
+        if pods is None:
+            return None
+        found: dict[str, dict[str, Any]] = {}
+        latest: dict[str, str] = {}
+        for pod in pods:
+            app = pod.get("metadata", {}).get("labels", {}).get("app")
+            if not app:
+                continue
+            shown = found.setdefault(app, {"restarts": 0, "last_exit": None})
+            for container in pod.get("status", {}).get("containerStatuses", []):
+                shown["restarts"] += int(container.get("restartCount") or 0)
+                ended = container.get("lastState", {}).get("terminated")
+                if ended and str(ended.get("finishedAt") or "") >= latest.get(app, ""):
+                    latest[app] = str(ended.get("finishedAt") or "")
+                    shown["last_exit"] = f"{ended.get('reason') or 'exited'} (exit code {ended.get('exitCode')})"
+        return found
 
     def logs(self, component: str, lines: int, follow: bool, out: Callable[[str], None]) -> None:
         """The workload's pods' log through `kubectl logs`."""

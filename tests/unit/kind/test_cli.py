@@ -244,7 +244,10 @@ def test_up_kube_context_remembers_the_target_for_status_logs_port_forward_and_d
     code, out, err = invoke(home, "--context", "cluster", "status", "-o", "json", runner=runner)
     assert code == 0, err
     assert json.loads(out)["gateway"] == status["gateway"], "the gateway forward is still there"
-    assert runner.commands() == [" ".join(LAB) + " -n flightctl get deployments,statefulsets -o json"]
+    assert runner.commands() == [
+        " ".join(LAB) + " -n flightctl get deployments,statefulsets -o json",
+        " ".join(LAB) + " -n flightctl get pods -o json",
+    ]
 
     runner.script[(*LAB, "-n", "flightctl", "logs")] = Completed(0, "gw line\n")
     code, out, err = invoke(home, "--context", "cluster", "logs", "gateway", "-n", "3", runner=runner)

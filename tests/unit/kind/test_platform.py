@@ -395,10 +395,36 @@ def test_status_reports_readiness_and_urls(home: Home, runner: RecordingRunner) 
         "url": "https://127.0.0.1/user-manager",
         "gateway_url": "https://127.0.0.1/user-manager",
         "healthy": True,
-    }
+    }, "no restarts shown when the pods cannot be listed"
     assert status["services"]["data-collector"]["healthy"] is False
     assert status["services"]["alert-system"] == {"url": None, "gateway_url": None, "healthy": False}
     assert status["workloads"]["kafka"] is True
+
+
+def test_status_reports_each_service_pods_restarts_and_the_last_exit(home: Home, runner: RecordingRunner) -> None:
+    runner.script[(*KUBECTL, "-n", "flightctl", "get", "deployments,statefulsets")] = Completed(0, '{"items": []}')
+
+    def pod(app: str, *containers: dict[str, object]) -> dict[str, object]:
+        return {"metadata": {"labels": {"app": app}}, "status": {"containerStatuses": list(containers)}}
+
+    def ended(reason: str, code: int, at: str) -> dict[str, object]:
+        return {"terminated": {"reason": reason, "exitCode": code, "finishedAt": at}}
+
+    pods = [
+        pod("data-collector", {"restartCount": 1, "lastState": ended("Error", 1, "2026-12-02T15:00:00Z")}),
+        pod("data-collector", {"restartCount": 2, "lastState": ended("OOMKilled", 137, "2026-12-02T15:05:00Z")}),
+        pod("user-manager", {"restartCount": 0, "lastState": {}}),
+        pod("kafka", {"restartCount": 3, "lastState": ended("Error", 143, "2026-12-02T15:09:00Z")}),
+        {"metadata": {"labels": {}}, "status": {}},  # a pod of no workload (a test's own) is left out
+    ]
+    runner.script[(*KUBECTL, "-n", "flightctl", "get", "pods")] = Completed(0, json.dumps({"items": pods}))
+    services = platform(home, runner).status()["services"]
+    assert (services["data-collector"]["restarts"], services["data-collector"]["last_exit"]) == (
+        3,
+        "OOMKilled (exit code 137)",
+    ), "the restarts of every replica; the exit of the one restarted last"
+    assert (services["user-manager"]["restarts"], services["user-manager"]["last_exit"]) == (0, None)
+    assert (services["alert-system"]["restarts"], services["alert-system"]["last_exit"]) == (0, None), "no pod yet"
 
 
 def test_status_without_a_cluster_says_how_to_start_it(home: Home, runner: RecordingRunner) -> None:
