@@ -51,6 +51,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(900))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failed test's report carries the platform's pods and each workload's last log lines:
+    the cluster is gone by the time anyone reads CI's output."""
+    report: pytest.TestReport = yield
+    platform = getattr(item, "funcargs", {}).get("deployed")
+    if report.failed and call.when == "call" and isinstance(platform, Deployed):
+        report.sections.append(("the platform when the test failed", platform.diagnostics()))
+    return report
+
+
 @pytest.fixture(scope="session")
 def local_cluster() -> Iterator[LocalCluster]:
     if os.geteuid() != 0:

@@ -216,6 +216,17 @@ class Deployed:
     def restarts(pod: dict[str, Any]) -> int:
         return sum(c.get("restartCount", 0) for c in pod.get("status", {}).get("containerStatuses", []))
 
+    def diagnostics(self, lines: int = 40) -> str:
+        """The pods of the platform and the doubles, and each workload's last ``lines`` log lines."""
+        parts: list[str] = []
+        for namespace in (NAMESPACE, DOUBLES):
+            pods = self.kubectl("get", "pods", "-o", "wide", namespace=namespace, check=False)
+            parts.append(f"$ kubectl -n {namespace} get pods -o wide\n{pods.stdout}{pods.stderr}")
+        for kind, name in (*(("deployment", s) for s in SERVICES), ("statefulset", "kafka"), ("deployment", "gateway")):
+            log = self.kubectl("logs", f"{kind}/{name}", "--all-containers", f"--tail={lines}", check=False)
+            parts.append(f"$ kubectl logs {kind}/{name} --tail={lines}\n{log.stdout}{log.stderr}")
+        return "\n".join(parts)
+
     def gone(self, app: str, namespace: str = NAMESPACE) -> bool:
         """No pod of the app at all, terminating ones included: a pod being deleted still serves
         (it stops on SIGTERM within its grace period), over the connections it already has."""
