@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, delete, insert, select
+from sqlalchemy import create_engine, delete
 
 from flightctl.platform.proc import wait_until
 from flightctl.services.data_collector.models import CreditUsage
 from tests.conftest import Platform, run_flightctl
-from tests.fakes.opensky import Fault, make_flight
+from tests.fakes.opensky import INITIAL_CREDITS, Fault, make_flight
 from tests.faults.traffic import Traffic
 from tests.prometheus import sample
 
@@ -44,20 +44,28 @@ def quick_opensky(platform: Platform) -> Iterator[None]:
 
 @contextmanager
 def credits_restored(platform: Platform) -> Iterator[None]:
-    """data-collector's credit ledger as it was before the block: a 429 means OpenSky's credits
-    for the day are spent (the ledger waits for the next day), so the test gives the day's
-    credits back afterwards, as the next day would, and leaves the platform as it found it."""
+    """A 429 means OpenSky's credits for the day are spent (the ledger waits for the next day),
+    so after the block the test gives the credits back as the next day would, on both sides:
+    the collector's ledger is emptied and the fake OpenSky's buckets are full again. (Putting
+    back what the ledger held before is not enough: the whole session's collections spend the
+    same day's credits, and by this test what was left may not pay for a call.)"""
     engine = create_engine(platform.database_url("data-collector"))
     try:
-        with engine.connect() as connection:
-            saved = [dict(row) for row in connection.execute(select(CreditUsage.__table__)).mappings()]
         yield
     finally:
+        platform.opensky.set_credits(INITIAL_CREDITS)
         with engine.begin() as connection:
             connection.execute(delete(CreditUsage.__table__))
-            if saved:
-                connection.execute(insert(CreditUsage.__table__), saved)
         engine.dispose()
+
+
+def credits(platform: Platform) -> object:
+    """The collector's credits as it reports them (for a failure's message)."""
+    try:
+        with platform.client("data-collector") as collector:
+            return collector.get("/collector/status").json().get("credits")
+    except (httpx.HTTPError, ValueError) as exc:
+        return exc
 
 
 def metrics(platform: Platform) -> str:
@@ -129,7 +137,9 @@ def test_opensky_failing_slow_and_rate_limiting_open_the_breaker_and_nothing_han
         def alerted() -> list[str]:
             return [m.text for m in platform.telegram.messages if m.chat_id == chat]
 
-        assert wait_until(lambda: len(alerted()) >= 3, 90), (alerted(), traffic.errors.get(RATE_LIMITED))
+        assert wait_until(lambda: len(alerted()) >= 3, 90), (
+            f"alerted: {alerted()}; {RATE_LIMITED}: {traffic.errors.get(RATE_LIMITED)}; credits: {credits(platform)}"
+        )
 
     traffic.assert_nothing_lost_or_duplicated()
     texts = alerted()

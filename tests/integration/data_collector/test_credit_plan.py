@@ -13,7 +13,7 @@ import airportsdata
 import pytest
 from sqlalchemy import Engine
 
-from tests.fakes.opensky import FakeOpenSky, make_flight
+from tests.fakes.opensky import FakeOpenSky, Fault, make_flight
 from tests.integration.data_collector.conftest import Rig, SimClock, make_rig
 
 DAY0 = datetime(2026, 11, 20, tzinfo=UTC)  # the simulated day starts at 00:00
@@ -150,3 +150,27 @@ def test_post_collect_stays_within_the_budget(own_database: Engine, fake: FakeOp
     deferred = {a["airport"] for a in summary["airports"] if a["error"] and "reserve" in a["error"]}
     assert len(deferred) == 2
     assert fake.too_many == 0
+
+
+def test_a_429_waited_out_past_midnight_leaves_the_new_day_its_credits(
+    own_database: Engine, fake: FakeOpenSky, clock: SimClock
+) -> None:
+    """A 429 late in the day (OpenSky: retry in a minute) spends that day's credits. The first
+    cycle after midnight, still inside that minute, is refused by the client itself without a
+    call: that refusal is no news from OpenSky and must not mark the new day as spent too
+    (it did: the new day's budget went to 0 until the next midnight)."""
+    seed(fake, AIRPORTS[:2], [(DAY0 - timedelta(days=1)).date(), DAY0.date()])
+    clock.advance(hours=23, minutes=59, seconds=30)
+    rig = standard(own_database, fake, clock)
+    rig.watch(*AIRPORTS[:2])
+    fake.queue_faults(Fault(status=429, retry_after=60))
+    rig.collector.run_cycle()
+    assert rig.collector.status()["credits"]["flights"]["available"] == 0, "the 429 spends the day"
+    calls = len(fake.flight_requests())
+
+    clock.advance(seconds=40)  # the next day, within the minute (the client's wait is on its own clock)
+    summary = rig.collector.run_cycle().as_dict()
+    assert len(fake.flight_requests()) == calls, "no call before OpenSky's retry time"
+    assert any("rate limit" in (a["error"] or "") for a in summary["airports"]), summary
+    credits = rig.collector.status()["credits"]["flights"]
+    assert (credits["used_today"], credits["available"]) == (0, 3600), credits

@@ -319,7 +319,7 @@ class Collector:
             self.ledger.spend(FLIGHTS, now, cost, answer.remaining)
             result.credits = cost
         except OpenSkyError as exc:
-            if isinstance(exc, RateLimited):
+            if isinstance(exc, RateLimited) and exc.answered:  # a call not made tells nothing new
                 self.ledger.block(FLIGHTS, now, exc.seconds)
             result.error = str(exc)
             if not self.mock_fallback:

@@ -274,7 +274,7 @@ class LiveTrafficWatch:
             if answer.body.get("time"):
                 observed = datetime.fromtimestamp(answer.body["time"], now.tzinfo)
         except OpenSkyError as exc:
-            if isinstance(exc, RateLimited):
+            if isinstance(exc, RateLimited) and exc.answered:  # a call not made tells nothing new
                 self.ledger.block(STATES, now, exc.seconds)
             error = str(exc)
             if not self.mock_fallback:

@@ -38,11 +38,14 @@ class RateLimited(OpenSkyError):
     """429: no call before ``retry_at`` (clock seconds). OpenSky protecting its quota is not
     OpenSky failing: it never counts against the breaker."""
 
-    def __init__(self, retry_at: float, message: str, seconds: float = 0.0) -> None:
+    def __init__(self, retry_at: float, message: str, seconds: float = 0.0, *, answered: bool = True) -> None:
         super().__init__(message)
         self.retry_at = retry_at
         self.seconds = seconds
         """How long to wait from when it was raised."""
+        self.answered = answered
+        """OpenSky answered this call with a 429 (news about the credits); False when the client
+        refused the call itself because an earlier 429's retry time has not passed yet."""
 
 
 class Rejected(OpenSkyError):
@@ -270,7 +273,7 @@ class OpenSkyClient:
         if now < blocked_until:
             self._on_call("rate_limited")
             wait = blocked_until - now
-            raise RateLimited(blocked_until, f"OpenSky rate limit: no call for {wait:.0f}s more", wait)
+            raise RateLimited(blocked_until, f"OpenSky rate limit: no call for {wait:.0f}s more", wait, answered=False)
         try:
             return self.circuit.call(lambda: self._request(family, path, params, expect))
         except CircuitOpen:
