@@ -15,6 +15,7 @@ import pty
 import random
 import re
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -32,6 +33,7 @@ import pytest
 
 from flightctl.cli.data import COLLECT_COLUMNS
 from flightctl.cli.output import table
+from flightctl.platform.proc import wait_until
 from tests.conftest import FLIGHTCTL, Platform, run_flightctl
 from tests.fakes.http import Exchange, HttpFake
 from tests.fakes.opensky import Fault, make_flight
@@ -206,3 +208,32 @@ def test_the_plain_output_is_unchanged_and_nothing_is_polled(
         assert shown == COLLECTING + data + "\n"
     assert proxy.calls() == [("POST", "/collect")]
     assert [a["flights_stored"] for a in answer["airports"] if a["flights_stored"]]  # it did fetch
+
+
+def test_ctrl_c_while_following_stops_the_command_as_before(platform: Platform, proxy: RecordingProxy) -> None:
+    watched_airports(platform, 1)
+    env = {k: v for k, v in platform.env.items() if k != "NO_COLOR"}
+    env["FLIGHTCTL_DATA_COLLECTOR_URL"] = proxy.url
+    gate = threading.Event()
+    platform.opensky.queue_faults(Fault(gate=gate))
+    terminal = Terminal(env, "collect")
+    try:
+        asked = lambda: proxy.calls().count(("GET", "/collector/status")) >= 1  # noqa: E731
+        assert terminal.read_until(lambda _text: asked(), 60), terminal.plain  # following the cycle
+        terminal.process.send_signal(signal.SIGINT)
+        shown, code = terminal.finish()
+    finally:
+        gate.set()
+        if terminal.process.poll() is None:
+            terminal.process.kill()
+        platform.opensky.clear_faults()
+        with platform.client("data-collector") as dc:  # the cycle goes on to its end on the server
+
+            def over() -> bool:
+                return dc.get("/collector/status").json()["cycle"]["running"] is False
+
+            assert wait_until(over, timeout=60)
+    text = ANSI.sub("", shown)
+    assert code == 130, text
+    assert text.rstrip().endswith("\ninterrupted") and "Traceback" not in text
+    assert "✗ collecting" in text  # the step ends failed, as any interrupted step
