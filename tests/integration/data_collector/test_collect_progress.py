@@ -2,7 +2,7 @@
 answers held back by gates the test releases): the cycle running, with airports fetching and
 pending while every call waits, then with airports done while others are still pending; once
 it is over, idle with that cycle's outcome: each airport done, from OpenSky, with the flights
-it stored."""
+it stored. Every answer matches the service's OpenAPI document."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from flightctl.platform.proc import wait_until
+from flightctl.services.common import openapi
 from tests.conftest import Platform
 from tests.fakes.opensky import Fault, make_flight
 from tests.integration.data_collector.conftest import create_user, yesterday
@@ -22,9 +26,29 @@ POOL = 4
 """COLLECT_POOL_SIZE on the test platform (the default): the calls a cycle makes at once."""
 
 
+DOCUMENT = "urn:flightctl:data-collector"
+
+
+def documented(status: Any) -> None:
+    """The answer matches CollectorStatus in the service's OpenAPI document."""
+    document = openapi.document("data-collector")
+    registry: Registry[Any] = Registry().with_resource(
+        DOCUMENT, Resource.from_contents(document, default_specification=DRAFT202012)
+    )
+    validator = Draft202012Validator(
+        {"$ref": f"{DOCUMENT}#/components/schemas/CollectorStatus"},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(status)]
+    assert problems == [], problems
+
+
 def cycle(dc: httpx.Client) -> dict[str, Any]:
+    """GET /collector/status's cycle, the whole answer checked against the document."""
     answer = dc.get("/collector/status")
     assert answer.status_code == 200, answer.text
+    documented(answer.json())
     found: dict[str, Any] = answer.json()["cycle"]
     return found
 
