@@ -307,8 +307,8 @@ class CycleSteps(Steps):
 
 
 def airport_line(airport: dict[str, Any]) -> Text:
-    """An airport the cycle finished: ✓ ICAO, its source and the flights stored (and the OpenSky
-    error a simulated day stands for), or ✗ ICAO and why it failed."""
+    """An airport the cycle finished: ✓ ICAO, its source and the flights stored (and, in
+    brackets, the OpenSky error a simulated day stands in for), or ✗ ICAO and why it failed."""
     from rich.text import Text
 
     name, error = str(airport.get("airport")), airport.get("error")
@@ -321,7 +321,7 @@ def airport_line(airport: dict[str, Any]) -> Text:
     line.append(source, style=STYLES.get(("source", source), ""))  # type: ignore[call-overload]
     line.append(f", {airport.get('flights_stored', 0)} flight(s) stored")
     if error:
-        line.append(f" (OpenSky: {error})", style="yellow")
+        line.append(f" ({error})", style="yellow")
     return line
 
 

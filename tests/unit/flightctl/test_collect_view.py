@@ -39,7 +39,7 @@ def test_an_airport_line_says_where_its_flights_came_from_or_why_it_failed() -> 
     done = airport_line(airport("LIRF", "done", "opensky", 42))
     assert done.plain == "✓ LIRF  opensky, 42 flight(s) stored"
     simulated = airport_line(airport("LIML", "done", "mock", 7, "OpenSky answered HTTP 500"))
-    assert simulated.plain == "✓ LIML  mock, 7 flight(s) stored (OpenSky: OpenSky answered HTTP 500)"
+    assert simulated.plain == "✓ LIML  mock, 7 flight(s) stored (OpenSky answered HTTP 500)"
     failed = airport_line(airport("EDDF", "failed", "unavailable", 0, "OpenSky timed out"))
     assert failed.plain == "✗ EDDF  failed: OpenSky timed out"
     assert {str(span.style) for span in failed.spans} >= {"bold red", "red"}
