@@ -132,24 +132,37 @@ class Terminal:
         return self.text, self.process.wait(timeout=30)
 
 
-def watched_airports(platform: Platform, n: int) -> list[str]:
+@pytest.fixture
+def watched_airports(platform: Platform) -> Iterator[Callable[[int], list[str]]]:
     """``n`` airports no other test uses, watched by a new user, one arrival of the latest
-    complete day each on the fake OpenSky."""
-    codes = sorted(c for c in airportsdata.load("ICAO") if c.isalpha() and c not in TAKEN)
-    mine = sorted(random.Random(uuid.uuid4().int).sample(codes, n))
-    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    first, last = (int((day + timedelta(hours=h)).timestamp()) for h in (3, 5))
-    platform.opensky.add_flights(
-        make_flight(uuid.uuid4().hex[:6], first, last + 60 * i, "LIRF", a, f"TTY{i}") for i, a in enumerate(mine)
-    )
-    email = platform.create_user("collect-tty")
-    for airport in mine:
-        run_flightctl(platform.env, "interests", "add", email, airport)
-    return mine
+    complete day each on the fake OpenSky. Unwatched afterwards, so that the collector's plan
+    (and `flightctl status`) is as the other tests of the session expect it."""
+    watched: list[dict[str, str]] = []
+
+    def watch(n: int) -> list[str]:
+        codes = sorted(c for c in airportsdata.load("ICAO") if c.isalpha() and c not in TAKEN)
+        mine = sorted(random.Random(uuid.uuid4().int).sample(codes, n))
+        day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+        first, last = (int((day + timedelta(hours=h)).timestamp()) for h in (3, 5))
+        platform.opensky.add_flights(
+            make_flight(uuid.uuid4().hex[:6], first, last + 60 * i, "LIRF", a, f"TTY{i}") for i, a in enumerate(mine)
+        )
+        email = platform.create_user("collect-tty")
+        for airport in mine:
+            run_flightctl(platform.env, "interests", "add", email, airport)
+            watched.append({"email": email, "airport_code": airport})
+        return mine
+
+    yield watch
+    with platform.client("data-collector") as dc:
+        for interest in watched:
+            assert dc.request("DELETE", "/interests", json=interest).status_code == 200
 
 
-def test_a_terminal_shows_the_cycle_airport_by_airport(platform: Platform, proxy: RecordingProxy) -> None:
-    mine = watched_airports(platform, 3)
+def test_a_terminal_shows_the_cycle_airport_by_airport(
+    platform: Platform, proxy: RecordingProxy, watched_airports: Callable[[int], list[str]]
+) -> None:
+    mine = watched_airports(3)
     env = {k: v for k, v in platform.env.items() if k != "NO_COLOR"}
     env["FLIGHTCTL_DATA_COLLECTOR_URL"] = proxy.url
     gate = threading.Event()
@@ -184,9 +197,9 @@ def test_a_terminal_shows_the_cycle_airport_by_airport(platform: Platform, proxy
 
 @pytest.mark.parametrize("how", ["piped", "NO_COLOR", "json"])
 def test_the_plain_output_is_unchanged_and_nothing_is_polled(
-    platform: Platform, proxy: RecordingProxy, how: str
+    platform: Platform, proxy: RecordingProxy, watched_airports: Callable[[int], list[str]], how: str
 ) -> None:
-    watched_airports(platform, 2)  # something to fetch: the cycle takes a while
+    watched_airports(2)  # something to fetch: the cycle takes a while
     env = {k: v for k, v in platform.env.items() if k != "NO_COLOR"}
     env["FLIGHTCTL_DATA_COLLECTOR_URL"] = proxy.url
     if how == "piped":
@@ -210,8 +223,10 @@ def test_the_plain_output_is_unchanged_and_nothing_is_polled(
     assert [a["flights_stored"] for a in answer["airports"] if a["flights_stored"]]  # it did fetch
 
 
-def test_ctrl_c_while_following_stops_the_command_as_before(platform: Platform, proxy: RecordingProxy) -> None:
-    watched_airports(platform, 1)
+def test_ctrl_c_while_following_stops_the_command_as_before(
+    platform: Platform, proxy: RecordingProxy, watched_airports: Callable[[int], list[str]]
+) -> None:
+    watched_airports(1)
     env = {k: v for k, v in platform.env.items() if k != "NO_COLOR"}
     env["FLIGHTCTL_DATA_COLLECTOR_URL"] = proxy.url
     gate = threading.Event()
