@@ -3,14 +3,19 @@ client, print."""
 
 from __future__ import annotations
 
+import sys
+import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from flightctl.cli.context import Context
 from flightctl.cli.output import emit, fancy, terminal_size
 from flightctl.errors import FlightctlError, UsageError
+
+if TYPE_CHECKING:
+    from flightctl.clients.data_collector import DataCollector
 
 KeyOption = Annotated[
     str | None, typer.Option("--idempotency-key", help="reuse a key to make a retry safe (default: a new UUID)")
@@ -301,12 +306,59 @@ def collect(ctx: typer.Context, idempotency_key: KeyOption = None) -> None:
     day's credits less the reserve), counts the live traffic, and publishes every interest's
     reading. `flightctl collector status` shows the plan and the credits."""
     obj: Context = ctx.obj
-    obj.progress("collecting: each watched airport's latest complete day, if not stored yet; live traffic")
-    result = obj.collector.collect(key=idempotency_key)
+    message = "collecting: each watched airport's latest complete day, if not stored yet; live traffic"
+    if fancy(obj.output, sys.stderr):
+        result = _collect_followed(obj, message, idempotency_key)
+    else:  # the plain output scripts read: one line, one request
+        obj.progress(message)
+        result = obj.collector.collect(key=idempotency_key)
     if obj.output == "table" and isinstance(result, dict):
         emit(result.get("airports") or [], "table", COLLECT_COLUMNS)
     else:
         emit(result, obj.output)
+
+
+POLL_SECONDS = 0.5
+"""How often `collect` asks the data-collector for its cycle's progress on a terminal."""
+
+
+def _collect_followed(obj: Context, message: str, key: str | None) -> Any:
+    """``POST /collect`` in a worker thread while ``GET /collector/status`` is polled for the
+    cycle's progress (a bar, a line per airport). A poll that fails is skipped: the POST's
+    answer (or its error) is the command's."""
+    from flightctl.cli.output import cycle_steps
+
+    api = obj.collector
+    api.http  # the client made once, here: both threads use it  # noqa: B018
+    view = cycle_steps(message)
+    outcome: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def post() -> None:
+        try:
+            outcome["result"] = api.collect(key=key)
+        except BaseException as exc:  # re-raised in the command's thread
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=post, name="collect", daemon=True).start()
+    while not finished.wait(POLL_SECONDS):
+        view.follow(_cycle(api))
+    if "error" in outcome:
+        raise outcome["error"]
+    if view.started_at is not None:  # the airports that finished since the last poll
+        view.follow(_cycle(api))
+    return outcome["result"]
+
+
+def _cycle(api: DataCollector) -> Any:
+    """The data-collector's ``cycle`` (None when it cannot tell: never an error)."""
+    try:
+        status = api.collector_status()
+    except Exception:
+        return None
+    return status.get("cycle") if isinstance(status, dict) else None
 
 
 @notifications.command("list")

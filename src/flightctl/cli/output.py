@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import typer
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.progress import Progress, TaskID
+    from rich.console import Console, RenderableType
+    from rich.progress import Progress, ProgressColumn, TaskID
     from rich.text import Text
 
 
@@ -180,7 +180,8 @@ class Steps:
     """The steps of long work on a terminal's stderr: the current one with a spinner and its
     elapsed time, the finished ones with a mark and the time they took."""
 
-    def __init__(self) -> None:
+    def __init__(self, described: ProgressColumn | None = None) -> None:
+        """``described``: the column of the step's description (default: its text)."""
         from rich.console import Console
         from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
         from rich.text import Text
@@ -202,7 +203,7 @@ class Steps:
         # Rich's proxy, and the display would overwrite those lines. Text-only streams instead.
         self.progress: Progress = Progress(
             Mark(),
-            TextColumn("{task.description}"),
+            described or TextColumn("{task.description}"),
             Elapsed(),
             console=console,
             transient=False,
@@ -233,6 +234,103 @@ class Steps:
                 stream.close()
         sys.stdout, sys.stderr = self.saved
         self.progress.stop()
+
+
+class CycleSteps(Steps):
+    """`flightctl collect` on a terminal: its one step, with a bar of the airports fetched (done
+    or failed, of those the cycle fetches) once the data-collector reports its cycle under way,
+    and a line per airport as it finishes; the spinner alone while it reports none (another
+    replica collects, or the cycle has nothing to fetch)."""
+
+    def __init__(self, message: str) -> None:
+        from rich.progress import ProgressColumn, Task
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        class Described(ProgressColumn):
+            def render(self, task: Task) -> RenderableType:
+                of = task.fields.get("of")
+                if not of:
+                    return Text(task.description)
+                done, failed = task.fields.get("done", 0), task.fields.get("failed", 0)
+                count = Text(f"{done + failed}/{of} airports")
+                if failed:
+                    count.append(f", {failed} failed", style="bold red")
+                if task.fields.get("phase") == "counting" and not task.finished:
+                    count.append(", counting", style="dim")
+                bar = ProgressBar(
+                    total=of, completed=done + failed, width=30, complete_style="cyan", finished_style="green"
+                )
+                row = Table.grid(padding=(0, 1))
+                row.add_row(Text(task.description), bar, count)
+                return row
+
+        super().__init__(Described())
+        super().step(message)
+        self.task = self.current
+        self.started_at: str | None = None
+        self.shown: set[str] = set()
+
+    def step(self, message: str) -> None:
+        """A note while the cycle runs (a retry of the request): a line above the bar."""
+        from rich.text import Text
+
+        self.progress.console.print(Text(f"» {message}", style="dim"), soft_wrap=True)
+
+    def follow(self, cycle: Any) -> None:
+        """One answer of ``GET /collector/status``'s ``cycle``: the cycle under way, or the one
+        followed so far now over (its last airports)."""
+        if not isinstance(cycle, dict) or self.task is None:
+            return
+        started = cycle.get("started_at")
+        if not cycle.get("running") and (started is None or started != self.started_at):
+            return  # no cycle under way here: the spinner stays
+        if started != self.started_at:
+            self.started_at, self.shown = started, set()
+        airports = [a for a in cycle.get("airports") or [] if isinstance(a, dict)]
+        if not airports:
+            return
+        states = [a.get("state") for a in airports]
+        self.progress.update(
+            self.task,
+            of=len(airports),
+            done=states.count("done"),
+            failed=states.count("failed"),
+            phase=cycle.get("phase"),
+        )
+        for airport in airports:
+            name = str(airport.get("airport"))
+            if airport.get("state") in ("done", "failed") and name not in self.shown:
+                self.shown.add(name)
+                self.progress.console.print(airport_line(airport), soft_wrap=True)
+
+
+def airport_line(airport: dict[str, Any]) -> Text:
+    """An airport the cycle finished: ✓ ICAO, its source and the flights stored (and, in
+    brackets, the OpenSky error a simulated day stands in for), or ✗ ICAO and why it failed."""
+    from rich.text import Text
+
+    name, error = str(airport.get("airport")), airport.get("error")
+    line = Text()
+    if airport.get("state") == "failed":
+        line.append("✗ ", style="bold red").append(name, style="bold")
+        return line.append(f"  failed: {error or 'no flights stored'}", style="red")
+    source = str(airport.get("source"))
+    line.append("✓ ", style="green").append(name, style="bold").append("  ")
+    line.append(source, style=STYLES.get(("source", source), ""))  # type: ignore[call-overload]
+    line.append(f", {airport.get('flights_stored', 0)} flight(s) stored")
+    if error:
+        line.append(f" ({error})", style="yellow")
+    return line
+
+
+def cycle_steps(message: str) -> CycleSteps:
+    """The display of `flightctl collect` on a terminal (the process's one display of steps)."""
+    finish_progress()
+    view = CycleSteps(message)
+    _steps.append(view)
+    return view
 
 
 class Above(io.TextIOBase):

@@ -17,6 +17,7 @@ data-collector process):
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -121,6 +122,150 @@ class Reading:
     source: str
 
 
+PENDING, FETCHING, DONE, FAILED = "pending", "fetching", "done", "failed"
+"""The states of an airport in the cycle under way: its calls not started, some made, all
+made (its flights stored, from OpenSky or simulated), or one left it without its day."""
+
+
+@dataclass
+class _AirportProgress:
+    airport: str
+    calls: int
+    started: int = 0
+    finished: int = 0
+    sources: set[str] = field(default_factory=set)
+    flights_stored: int = 0
+    error: str | None = None
+    failed: bool = False
+
+    @property
+    def state(self) -> str:
+        if self.failed:
+            return FAILED
+        if self.finished >= self.calls:
+            return DONE
+        return FETCHING if self.started else PENDING
+
+    @property
+    def source(self) -> str | None:
+        if self.failed or UNAVAILABLE in self.sources:
+            return UNAVAILABLE
+        if self.state != DONE:
+            return None
+        return MOCK if MOCK in self.sources else OPENSKY
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "airport": self.airport,
+            "state": self.state,
+            "source": self.source,
+            "flights_stored": self.flights_stored,
+            "error": self.error,
+        }
+
+
+class CycleProgress:
+    """What the collection cycle this process runs (``POST /collect``) has done so far, in
+    memory, for ``GET /collector/status``: when it started, its phase, and each airport it
+    fetches with its state (pending, fetching, done, failed) and, once known, its source and
+    the flights stored. When no cycle runs, the last one's outcome stays until the next.
+
+    The cycle's threads write it (the pool's workers, one call each) while request threads read
+    it: every change and every :meth:`snapshot` holds one lock, and a snapshot is a copy."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._running = False
+        self._phase: str | None = None
+        self._started_at: str | None = None
+        self._finished_at: str | None = None
+        self._began = 0.0
+        self._took: float | None = None
+        self._outcome: str | None = None
+        self._error: str | None = None
+        self._airports: dict[str, _AirportProgress] = {}
+
+    def begin(self, started_at: str) -> None:
+        """A cycle starts (planning: its airports are not known yet)."""
+        with self._lock:
+            self._running, self._phase = True, "planning"
+            self._started_at, self._finished_at = started_at, None
+            self._began, self._took = self._clock(), None
+            self._outcome = self._error = None
+            self._airports = {}
+
+    def fetching(self, fetches: Sequence[Fetch]) -> None:
+        """The calls the cycle will make, all pending."""
+        calls: dict[str, int] = {}
+        for fetch in fetches:
+            calls[fetch.airport] = calls.get(fetch.airport, 0) + 1
+        with self._lock:
+            self._phase = "fetching"
+            self._airports = {a: _AirportProgress(a, n) for a, n in calls.items()}
+
+    def call_started(self, airport: str) -> None:
+        with self._lock:
+            if airport in self._airports:
+                self._airports[airport].started += 1
+
+    def call_finished(self, airport: str, source: str, stored: int, error: str | None) -> None:
+        """One call's outcome: its source (``unavailable`` fails the airport) and flights stored."""
+        with self._lock:
+            mine = self._airports.get(airport)
+            if mine is None:
+                return
+            mine.finished += 1
+            mine.sources.add(source)
+            mine.flights_stored += stored
+            mine.error = mine.error or error
+            mine.failed = mine.failed or source == UNAVAILABLE
+
+    def call_failed(self, airport: str, error: str) -> None:
+        """A call that raised (its flights not stored): the airport failed."""
+        with self._lock:
+            mine = self._airports.get(airport)
+            if mine is not None:
+                mine.finished += 1
+                mine.failed = True
+                mine.error = mine.error or error
+
+    def counting(self) -> None:
+        """The calls are made: the live round, the readings and the messages."""
+        with self._lock:
+            self._phase = "counting"
+
+    def end(self, finished_at: str, outcome: str, error: str | None = None) -> None:
+        """The cycle is over: ``ok`` or ``failed`` (every call failed, or it stopped on ``error``)."""
+        with self._lock:
+            self._running, self._phase = False, None
+            self._finished_at, self._took = finished_at, self._clock() - self._began
+            self._outcome, self._error = outcome, error
+
+    def snapshot(self) -> dict[str, Any]:
+        """The cycle under way (``running``), else the last one (``outcome``; all null when none ran)."""
+        with self._lock:
+            airports = [a.as_dict() for a in self._airports.values()]
+            elapsed = self._took if not self._running else self._clock() - self._began
+            cycle = {
+                "running": self._running,
+                "phase": self._phase,
+                "started_at": self._started_at,
+                "finished_at": self._finished_at,
+                "elapsed_seconds": None if self._started_at is None else round(elapsed or 0.0, 3),
+                "outcome": self._outcome,
+                "error": self._error,
+            }
+        states = [a["state"] for a in airports]
+        return {
+            **cycle,
+            "airports_total": len(airports),
+            "airports_done": states.count(DONE),
+            "airports_failed": states.count(FAILED),
+            "airports": sorted(airports, key=lambda a: str(a["airport"])),
+        }
+
+
 @dataclass
 class Collector:
     engine: Engine
@@ -136,6 +281,8 @@ class Collector:
     mock_fallback: bool = True
     pool_size: int = 4
     live: LiveTrafficWatch | None = None
+    cycle: CycleProgress = field(default_factory=CycleProgress)
+    """The progress of the POST /collect cycle this process runs (GET /collector/status)."""
 
     # -- locking ----------------------------------------------------------------------------
     def _locked(self, work: Callable[[], Any]) -> Any:
@@ -233,13 +380,35 @@ class Collector:
         """A cycle now, within the budget; Conflict when another one (in any process) runs."""
         summary: CycleSummary
         fetched: list[FetchResult]
-        summary, fetched = self._locked(self._cycle)
+        summary, fetched = self._locked(self._followed_cycle)
         self._outcome(fetched)
         return summary
 
-    def _cycle(self) -> tuple[CycleSummary, list[FetchResult]]:
-        started = time.perf_counter()
+    def _followed_cycle(self) -> tuple[CycleSummary, list[FetchResult]]:
+        """:meth:`_cycle`, its progress kept in :attr:`cycle` from start to end."""
         now = self.now().replace(microsecond=0)
+        self.cycle.begin(now.isoformat())
+        try:
+            summary, fetched = self._cycle(now)
+        except Exception as exc:
+            self.cycle.end(self.now().replace(microsecond=0).isoformat(), "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        failed = bool(fetched) and all(r.source == UNAVAILABLE for r in fetched)
+        self.cycle.end(self.now().replace(microsecond=0).isoformat(), "failed" if failed else "ok")
+        return summary, fetched
+
+    def _followed_call(self, fetch: Fetch, now: datetime) -> FetchResult:
+        self.cycle.call_started(fetch.airport)
+        try:
+            result = self._execute(fetch, now)
+        except Exception as exc:
+            self.cycle.call_failed(fetch.airport, f"{type(exc).__name__}: {exc}")
+            raise
+        self.cycle.call_finished(fetch.airport, result.source, result.stored, result.error)
+        return result
+
+    def _cycle(self, now: datetime) -> tuple[CycleSummary, list[FetchResult]]:
+        started = time.perf_counter()
         latest = latest_complete_day(now, self.batch_delay)
         start = day_start(latest)
         summary = CycleSummary(
@@ -253,8 +422,10 @@ class Collector:
         wanted = latest_only(airports, stored, latest, self.history_days)
         budget = self.ledger.budget(FLIGHTS, now)
         fitting, deferred = fit(wanted, budget.available(now), now)
+        self.cycle.fetching(fitting)
         with ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="collect") as pool:
-            fetched = list(pool.map(lambda f: self._execute(f, now), fitting))
+            fetched = list(pool.map(lambda f: self._followed_call(f, now), fitting))
+        self.cycle.counting()
         if fitting:
             self.ledger.called(FLIGHTS, now, now)
         self.metrics.credits_remaining.labels(FLIGHTS).set(self.ledger.budget(FLIGHTS, now).remaining)
@@ -459,8 +630,9 @@ class Collector:
     # -- status -----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """Per watched airport: the last fetch, its source and rows, the next planned one, the
-        days stored, the live count; and the credits of each family: used today, remaining,
-        and what the plan will still spend."""
+        days stored, the live count; the credits of each family: used today, remaining, and
+        what the plan will still spend; and the POST /collect cycle under way in this process
+        (or the last one): :class:`CycleProgress`."""
         now = self.now().replace(microsecond=0)
         plan = self.plan(now)
         latest = latest_complete_day(now, self.batch_delay)
@@ -523,6 +695,7 @@ class Collector:
             "budget_resets_at": next_midnight(now).isoformat(),
             "credits": {"flights": flights, "states": states},
             "airports": airports,
+            "cycle": self.cycle.snapshot(),
         }
 
 
@@ -538,4 +711,4 @@ def step(collector: Collector) -> Callable[[], None]:
     return run
 
 
-__all__ = ["UNAVAILABLE", "Collector", "CycleSummary", "LiveRound", "step"]
+__all__ = ["UNAVAILABLE", "Collector", "CycleProgress", "CycleSummary", "LiveRound", "step"]
