@@ -111,12 +111,12 @@ def test_existing_interests_survive_the_upgrade_and_keep_working(blank: Engine) 
             session,
             {"email": "ada@example.com", "airport_code": "LIRF", "high_value": 30, "live": True},
             AIRPORTS,
-            lambda _email: True,
+            lambda _email: lambda: True,
         )
         assert added["live"] is True
         with pytest.raises(Conflict):
             service.add_interest(
-                session, {"email": "bob@example.com", "airport_code": "LIRF"}, AIRPORTS, lambda _email: True
+                session, {"email": "bob@example.com", "airport_code": "LIRF"}, AIRPORTS, lambda _email: lambda: True
             )
     with db.transaction(factory) as session:
         daily = service.interests_with_thresholds(session, live=False)

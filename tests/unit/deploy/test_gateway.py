@@ -352,6 +352,8 @@ def test_the_access_log_goes_to_stdout_without_personal_data(running: dict[str, 
     line = next(line for line in running["log"].read_text().splitlines() if "/users/" in line)
     assert '"GET /user-manager/users/<email>" 200' in line
     assert "ada" not in line and "?" not in line
+    # bytes, then the request's time, the upstream's connect and answer times (seconds)
+    assert re.search(r'" 200 \d+ \d+\.\d{3} \d+\.\d{3} \d+\.\d{3}$', line), line
 
 
 @pytest.mark.parametrize("running", ["1r/m"], indirect=True)

@@ -19,6 +19,7 @@ from flightctl.services.sla_breach_detector.config import (
     check_scrape_rule,
     load_config_file,
     parse_config,
+    render_config,
     write_config_file,
 )
 
@@ -194,6 +195,20 @@ def test_a_written_config_loads_back(tmp_path: Path) -> None:
     assert load_config_file(path) == parsed
     assert yaml.safe_load(path.read_text())["settings"] == {"t_check": 60, "owner": "ops"}
     assert [p.name for p in tmp_path.iterdir()] == ["config.yaml"]  # no temporary file left
+
+
+def test_the_file_is_the_text_pure_python_yaml_writes() -> None:
+    # Written with libyaml's dumper when PyYAML has it: the same text byte for byte.
+    parsed = parse_config(
+        config(
+            metrics=[metric(name="latência", query='sum(rate(x{a="é"}[5m])) > 0.5'), metric(name="b", query="up")],
+            settings={"t_check": 60, "owner": "ops: night", "tags": ["a", 1.5, None]},
+        )
+    )
+    header = "# SLA config, written by sla-breach-detector (POST /sla/config).\n"
+    expected = yaml.safe_dump(parsed.to_dict(), sort_keys=False, allow_unicode=True, width=1000)
+    assert render_config(parsed) == header + expected
+    assert render_config(load_config_file(DEFAULT_CONFIG_PATH)).startswith(header + "metrics:\n- name: ")
 
 
 def test_writing_keeps_the_file_mode(tmp_path: Path) -> None:

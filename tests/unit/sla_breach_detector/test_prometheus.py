@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from flightctl.services.sla_breach_detector import prometheus
 from flightctl.services.sla_breach_detector.prometheus import (
     PrometheusClient,
     PrometheusError,
@@ -231,6 +232,64 @@ def test_syntax_error() -> None:
     prom = client(handler)
     assert prom.syntax_error("up") is None
     assert prom.syntax_error("up{") == "1:4: parse error: unexpected end of input"
+
+
+def test_the_scrape_interval_is_read_every_time_and_parsed_again_only_when_it_changed() -> None:
+    ten, twenty = "global:\n  scrape_interval: 10s\n", "global:\n  scrape_interval: 20s\n"
+    texts = [ten, ten, twenty]
+    asked: list[str] = []
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        asked.append(texts[len(asked)])
+        return httpx.Response(200, json={"status": "success", "data": {"yaml": asked[-1]}})
+
+    prom = client(handler)
+    assert [prom.scrape_interval() for _ in texts] == [10, 10, 20]
+    assert len(asked) == 3  # Prometheus was asked each time: a reloaded configuration counts at once
+
+
+def test_a_query_that_parsed_is_not_sent_again_and_one_that_failed_is() -> None:
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        sent.append(query)
+        if query == "up{":
+            error = 'invalid parameter "query": 1:4: parse error: unexpected end of input'
+            return httpx.Response(400, json={"status": "error", "errorType": "bad_data", "error": error})
+        return httpx.Response(200, json={"status": "success", "data": query})
+
+    prom = client(handler)
+    for _ in range(3):
+        assert prom.syntax_error("up") is None
+        assert prom.syntax_error("up{") == "1:4: parse error: unexpected end of input"
+    assert sent == ["up", "up{", "up{", "up{"]
+
+
+def test_an_unknown_answer_is_not_remembered_as_parsed() -> None:
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.params["query"])
+        return httpx.Response(404, text="404 page not found")
+
+    prom = client(handler)
+    assert prom.syntax_error("up") is None and prom.syntax_error("up") is None
+    assert sent == ["up", "up"]
+
+
+def test_the_parsed_queries_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prometheus, "SYNTAX_CACHE_SIZE", 2)
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.params["query"])
+        return httpx.Response(200, json={"status": "success", "data": "x"})
+
+    prom = client(handler)
+    for query in ("a", "b", "c", "c", "b", "a"):
+        prom.syntax_error(query)
+    assert sent == ["a", "b", "c", "a"]  # "a", the oldest, was forgotten when "c" came
 
 
 def test_syntax_error_is_unknown_on_a_prometheus_without_format_query() -> None:

@@ -74,12 +74,17 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> Data
     channel = make_channel(settings.user_manager_grpc_target)
     users = user_pb2_grpc.UserServiceStub(channel)
 
-    def user_exists(email: str) -> bool:
-        try:
-            answer = users.CheckUserExists(user_pb2.UserRequest(email=email), timeout=DEFAULT_DEADLINE_SECONDS)
-        except grpc.RpcError as exc:
-            raise Unavailable(f"user-manager could not be reached to check the user ({exc.code().name})") from None  # type: ignore[attr-defined]
-        return bool(answer.exists)
+    def user_exists(email: str) -> Callable[[], bool]:
+        """Sends CheckUserExists now (gRPC's own future, no thread); the call returned waits for it."""
+        pending = users.CheckUserExists.future(user_pb2.UserRequest(email=email), timeout=DEFAULT_DEADLINE_SECONDS)
+
+        def answer() -> bool:
+            try:
+                return bool(pending.result().exists)
+            except grpc.RpcError as exc:
+                raise Unavailable(f"user-manager could not be reached to check the user ({exc.code().name})") from None  # type: ignore[attr-defined]
+
+        return answer
 
     circuit = Circuit(settings.circuit_fail_max, settings.circuit_reset_seconds)
     client = OpenSkyClient(

@@ -36,8 +36,9 @@ from flightctl.services.common.emails import MAX_LENGTH, normalize_email
 from flightctl.services.common.errors import Conflict, InvalidInput, NotFound
 from flightctl.services.data_collector.models import CollectedDay, Flight, Interest, LiveTraffic
 
-UserExists = Callable[[str], bool]
-"""Asks user-manager; raises Unavailable when it cannot answer (fail closed)."""
+UserExists = Callable[[str], Callable[[], bool]]
+"""Starts asking user-manager whether the user exists and returns the call that waits for the
+answer; that call raises Unavailable when user-manager cannot answer (fail closed)."""
 
 FLIGHT_FIELDS = {
     "icao24": "icao24",
@@ -126,8 +127,10 @@ def add_interest(
     low = threshold(payload.get("low_value"), "low_value")
     live = live_flag(payload.get("live"))
     check_order(high, low)
-    if not user_exists(address):
-        raise NotFound(f"user {address} does not exist")
+    # user-manager is asked while the row is inserted (the two answers take about as long), and
+    # its answer is heard first: an unknown user is 404 before an existing interest is 409, and
+    # the NotFound rolls the insert back.
+    user_known = user_exists(address)
     # ON CONFLICT DO NOTHING: an interest that exists is an expected answer (409), not an error
     # PostgreSQL would log with the statement for every such request.
     added = session.scalar(
@@ -136,6 +139,8 @@ def add_interest(
         .on_conflict_do_nothing(constraint="uq_interest_user_airport_kind")
         .returning(Interest.id)
     )
+    if not user_known():
+        raise NotFound(f"user {address} does not exist")
     kind = "live traffic" if live else "daily flights"
     if added is None:
         raise Conflict(f"{address} already has a {kind} interest in {code}: change its thresholds instead")

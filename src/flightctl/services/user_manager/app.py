@@ -86,6 +86,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
         except SQLAlchemyError:
             raise auth.StoreUnavailable("the database did not answer") from None
 
+    reads = db.Reads(read_engine)  # the HTTP one-user read and gRPC CheckUserExists
     token_lookup = auth.CachedLookup(find_token)
     app = create_http_app(NAME, api_token=settings.api_token, registry=registry, health=health, tokens=token_lookup)
     app.register_blueprint(
@@ -95,7 +96,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
             now=now,
             metrics=metrics,
             on_delete=outbox.wake,
-            reads=db.Reads(read_engine),
+            reads=reads,
             link_ttl=timedelta(seconds=settings.telegram_link_ttl_seconds),
             on_revoke=token_lookup.forget,
         )
@@ -106,7 +107,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] = utcnow) -> User
         [
             (
                 user_pb2_grpc.add_UserServiceServicer_to_server,
-                UserServicer(factory, now=now),
+                UserServicer(factory, now=now, reads=reads),
                 "flightctl.user.v1.UserService",
             )
         ],

@@ -9,7 +9,7 @@ import grpc
 from sqlalchemy.orm import Session, sessionmaker
 
 from flightctl.services.common.clock import utcnow
-from flightctl.services.common.db import transaction
+from flightctl.services.common.db import Reads, transaction
 from flightctl.services.common.grpcutil import map_errors
 from flightctl.services.common.pb import user_pb2, user_pb2_grpc
 from flightctl.services.user_manager import linking, service, tokens
@@ -26,12 +26,20 @@ def user_message(user: User) -> user_pb2.User:
 
 
 class UserServicer(user_pb2_grpc.UserServiceServicer):
-    def __init__(self, factory: sessionmaker[Session], now: Callable[[], datetime] = utcnow) -> None:
+    """``reads``, when given, answers CheckUserExists with one prepared statement outside a
+    transaction (user-manager passes its read pool); else a session does."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], now: Callable[[], datetime] = utcnow, reads: Reads | None = None
+    ) -> None:
         self._factory = factory
         self._now = now
+        self._reads = reads
 
     @map_errors
     def CheckUserExists(self, request: user_pb2.UserRequest, context: grpc.ServicerContext) -> user_pb2.UserResponse:
+        if self._reads is not None:
+            return user_pb2.UserResponse(exists=service.user_known(self._reads, request.email))
         with transaction(self._factory) as session:
             return user_pb2.UserResponse(exists=service.user_exists(session, request.email))
 
