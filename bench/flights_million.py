@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
 from flightctl.local import postgres  # noqa: E402
-from flightctl.platform import proc  # noqa: E402
+from flightctl.local.platform import component_pid  # noqa: E402
 from flightctl.platform.layout import Home  # noqa: E402
 from flightctl.services.data_collector import service  # noqa: E402
 
@@ -108,10 +108,10 @@ def load(url: str, count: int, days: int, seed: int) -> float:
 
 
 def rss_mib(home: Home) -> float | None:
-    running = proc.find(home.run, "data-collector")
-    if running is None:
+    pid = component_pid(home, "data-collector")  # the service, not its supervisor
+    if pid is None:
         return None
-    for line in Path(f"/proc/{running.pid}/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return None

@@ -64,7 +64,13 @@ class BenchPlatform:
         return postgres.url(state, postgres.DATABASES[service])
 
     def pid(self, service: str) -> int:
-        return int(json.loads((Home(self.home).run / f"{service}.json").read_text())["pid"])
+        """The service's own process (the child of its supervisor)."""
+        from flightctl.local.platform import component_pid
+
+        pid = component_pid(Home(self.home), service)
+        if pid is None:
+            raise RuntimeError(f"{service} is not running")
+        return pid
 
     def cpu_seconds(self, service: str) -> float:
         """User + system CPU time the service's process has used so far."""

@@ -110,10 +110,11 @@ def locust_installed() -> bool:
 
 
 def _service_pids(obj: Context) -> dict[str, int]:
-    from flightctl.platform import proc
+    """Each running service's own process (not its supervisor's)."""
+    from flightctl.local.platform import component_pid
 
-    found = {name: proc.find(obj.home.run, name) for name in SERVICES}
-    return {name: running.pid for name, running in found.items() if running is not None}
+    found = {name: component_pid(obj.home, name) for name in SERVICES}
+    return {name: pid for name, pid in found.items() if pid is not None}
 
 
 def rss_mib(pid: int) -> float | None:

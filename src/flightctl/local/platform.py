@@ -221,7 +221,7 @@ class LocalPlatform:
         self._started.append(name)
 
     def _supervisor_status(self, name: str) -> Path:
-        return self.home.run / "supervisor" / f"{name}.json"
+        return self.home.run / "supervisor" / f"{name}.json"  # component_pid reads it too
 
     def supervision(self, name: str) -> dict[str, Any] | None:
         """What ``name``'s supervisor reports (restarts, last exit, state), while it runs."""
@@ -408,6 +408,18 @@ class LocalPlatform:
         from flightctl.versions import local_components
 
         return local_components()
+
+
+def component_pid(home: Home, name: str) -> int | None:
+    """The pid of the process that does ``name``'s work: the child its supervisor runs (the
+    pid `up` records is the supervisor's, a small process of its own), or None while it is not
+    running. What the load test's and the benchmarks' memory and CPU figures read."""
+    running = proc.find(home.run, name)
+    if running is None:
+        return None
+    report = supervisor.read_status(home.run / "supervisor" / f"{name}.json") or {}
+    child = report.get("child_pid")
+    return int(child) if isinstance(child, int) and report.get("pid") == running.pid else None
 
 
 def _restarts(report: dict[str, Any] | None) -> dict[str, Any]:
