@@ -15,27 +15,13 @@ from sqlalchemy.exc import OperationalError
 from flightctl.platform.layout import free_port
 from flightctl.services.common import db
 from flightctl.services.common.backoff import Backoff
-
-
-class Clock:
-    """Time that passes only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes.clock import FakeClock
 
 
 def test_it_retries_with_backoff_until_the_database_answers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     directory = tmp_path / "not-yet"
     engine = create_engine(f"sqlite:///{directory}/service.db")
-    clock = Clock()
+    clock = FakeClock()
 
     def sleep(seconds: float) -> None:
         clock.sleep(seconds)
@@ -56,7 +42,7 @@ def test_it_gives_up_at_the_deadline_with_the_last_error() -> None:
     engine = create_engine(
         f"postgresql+psycopg://user:secret@127.0.0.1:{free_port()}/nothing", connect_args={"connect_timeout": 2}
     )
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(OperationalError, match=r"Connection refused|connection failed"):
         db.wait_for_database(engine, backoff=Backoff(1.0, 4.0), deadline=10, sleep=clock.sleep, clock=clock)
     assert clock.sleeps == [1.0, 2.0, 4.0], "the next wait (4s) would pass the 10s deadline"
@@ -70,7 +56,7 @@ def test_other_errors_are_not_retried(tmp_path: Path) -> None:
         def connect(self) -> None:
             raise RuntimeError("not a connection problem")
 
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(RuntimeError):
         db.wait_for_database(Broken(), sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
     assert clock.sleeps == []

@@ -18,6 +18,7 @@ from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from flightctl.platform.layout import free_port
 from flightctl.services.common import kafka
 from flightctl.services.common.backoff import Backoff
+from tests.fakes.clock import FakeClock
 
 
 @contextlib.contextmanager
@@ -28,21 +29,6 @@ def _level(logger: logging.Logger, level: int) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(before)
-
-
-class Clock:
-    """Time that passes only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Broker:
@@ -63,7 +49,7 @@ class Broker:
 
 def test_it_retries_with_backoff_until_the_broker_answers(caplog: pytest.LogCaptureFixture) -> None:
     broker = Broker(answers_at=5, error=KafkaTimeoutError("Unable to bootstrap from ['kafka:9092']"))
-    clock = Clock()
+    clock = FakeClock()
     with caplog.at_level(logging.INFO, logger=kafka.__name__):
         producer = kafka.connect_producer(
             "kafka:9092",
@@ -85,7 +71,7 @@ def test_it_retries_with_backoff_until_the_broker_answers(caplog: pytest.LogCapt
 
 def test_a_refused_connection_is_waited_for_too() -> None:
     broker = Broker(answers_at=2, error=KafkaConnectionError("connection refused"))
-    clock = Clock()
+    clock = FakeClock()
     producer = kafka.connect_producer("kafka:9092", "x", factory=broker, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
     assert producer is broker.producer
     assert clock.sleeps == [kafka.CONNECT_BACKOFF.delay(1)]
@@ -93,7 +79,7 @@ def test_a_refused_connection_is_waited_for_too() -> None:
 
 def test_it_gives_up_at_the_deadline_with_the_last_error(caplog: pytest.LogCaptureFixture) -> None:
     broker = Broker(answers_at=100, error=KafkaTimeoutError("Unable to bootstrap"))
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):
         kafka.connect_producer(
             "kafka:9092",
@@ -110,7 +96,7 @@ def test_it_gives_up_at_the_deadline_with_the_last_error(caplog: pytest.LogCaptu
 
 def test_other_errors_are_not_retried() -> None:
     broker = Broker(answers_at=100, error=ValueError("bad configuration"))
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(ValueError):
         kafka.connect_producer("kafka:9092", "x", factory=broker, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
     assert clock.sleeps == [] and len(broker.attempts) == 1
@@ -124,7 +110,7 @@ def test_what_kafka_python_raises_for_an_absent_broker_is_retried() -> None:
     def short_bootstrap(bootstrap: str, client_id: str) -> KafkaProducer:
         return KafkaProducer(bootstrap_servers=[bootstrap], client_id=client_id, bootstrap_timeout_ms=300)
 
-    clock = Clock()
+    clock = FakeClock()
     # kafka-python leaves the sockets of a failed bootstrap to the garbage collector: collect
     # them here, where their ResourceWarning is expected, not in whichever test runs next. Its
     # own log records (kept by pytest until the test ends) would hold them: it is silenced.
