@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +41,18 @@ def scripted(runner: RecordingRunner) -> None:
     runner.script[(*EXEC, *POD, version)] = Completed(0, "15.13\n")
 
 
+def backed_up(home: Home, runner: RecordingRunner, directory: Path) -> tuple[backup.Server, dict[str, Any]]:
+    """A checked backup in ``directory`` from the scripted pod, and the runner's record emptied
+    (what a restore runs then starts from nothing)."""
+    scripted(runner)
+    pod = server(home, runner)
+    backup.backup(pod, DATABASES, SLA, directory, version="0.1.0")
+    manifest = backup.check(directory, DATABASES, "15.13", None)
+    runner.calls.clear()
+    runner.inputs.clear()
+    return pod, manifest
+
+
 def test_backup_execs_pg_dump_in_the_pod_and_writes_the_dumps_it_sent(
     home: Home, runner: RecordingRunner, tmp_path: Path
 ) -> None:
@@ -62,12 +75,7 @@ def test_backup_execs_pg_dump_in_the_pod_and_writes_the_dumps_it_sent(
 def test_restore_restores_beside_then_swaps_each_database_in_with_its_own_role(
     home: Home, runner: RecordingRunner, tmp_path: Path
 ) -> None:
-    scripted(runner)
-    pod = server(home, runner)
-    backup.backup(pod, DATABASES, SLA, tmp_path / "b", version="0.1.0")
-    manifest = backup.check(tmp_path / "b", DATABASES, "15.13", None)
-    runner.calls.clear()
-    runner.inputs.clear()
+    pod, manifest = backed_up(home, runner, tmp_path / "b")
     posted: list[object] = []
 
     assert backup.restore(pod, DATABASES, tmp_path / "b", manifest, posted.append) == list(DATABASES.values())
@@ -96,11 +104,7 @@ def test_restore_restores_beside_then_swaps_each_database_in_with_its_own_role(
 def test_a_failed_restore_swaps_nothing_and_drops_what_it_restored(
     home: Home, runner: RecordingRunner, tmp_path: Path
 ) -> None:
-    scripted(runner)
-    pod = server(home, runner)
-    backup.backup(pod, DATABASES, SLA, tmp_path / "b", version="0.1.0")
-    manifest = backup.check(tmp_path / "b", DATABASES, "15.13", None)
-    runner.calls.clear()
+    pod, manifest = backed_up(home, runner, tmp_path / "b")
     runner.script[(*EXEC, "-i")] = [Completed(0), Completed(0), Completed(1, "", "pg_restore: error: out of disk")]
 
     with pytest.raises(FlightctlError, match="restoring alert_system failed: pg_restore: error: out of disk"):
