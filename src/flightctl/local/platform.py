@@ -221,7 +221,7 @@ class LocalPlatform:
         self._started.append(name)
 
     def _supervisor_status(self, name: str) -> Path:
-        return self.home.run / "supervisor" / f"{name}.json"  # component_pid reads it too
+        return supervisor_status_file(self.home, name)
 
     def supervision(self, name: str) -> dict[str, Any] | None:
         """What ``name``'s supervisor reports (restarts, last exit, state), while it runs."""
@@ -410,6 +410,11 @@ class LocalPlatform:
         return local_components()
 
 
+def supervisor_status_file(home: Home, name: str) -> Path:
+    """Where ``name``'s supervisor writes its status (``--status``)."""
+    return home.run / "supervisor" / f"{name}.json"
+
+
 def component_pid(home: Home, name: str) -> int | None:
     """The pid of the process that does ``name``'s work: the child its supervisor runs (the
     pid `up` records is the supervisor's, a small process of its own), or None while it is not
@@ -417,7 +422,7 @@ def component_pid(home: Home, name: str) -> int | None:
     running = proc.find(home.run, name)
     if running is None:
         return None
-    report = supervisor.read_status(home.run / "supervisor" / f"{name}.json") or {}
+    report = supervisor.read_status(supervisor_status_file(home, name)) or {}
     child = report.get("child_pid")
     return int(child) if isinstance(child, int) and report.get("pid") == running.pid else None
 
